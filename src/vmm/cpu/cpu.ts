@@ -1,0 +1,487 @@
+/**
+ * The i686 CPU state and its hot memory-access paths.
+ *
+ * One `Cpu` object holds everything architectural: general registers (one
+ * Int32Array with 16- and 8-bit views), EIP, EFLAGS (with lazily evaluated
+ * arithmetic flags, see flags.ts), the six segment registers plus LDTR/TR
+ * with their hidden descriptor caches, control/debug registers, GDTR/IDTR,
+ * and a software TLB.
+ *
+ * Memory accessors take *linear* addresses. Segmentation (base + limit
+ * checks) happens before them, in `segments.ts`/`Cpu.laR`/`laW`; paging and
+ * protection happen here, through the TLB, falling back to the page walker
+ * in mmu.ts on a miss. The TLB is one Int32Array indexed by linear page
+ * number whose entries are `physical page base | permission bits`, so a hit
+ * costs one load, one mask-compare and one DataView access.
+ *
+ * State is plain data (typed arrays and numbers): snapshots, replay and a
+ * future JavaScript translator can all read and write it directly.
+ */
+import { PhysMemory } from '../memory/phys.js';
+import { CpuFault } from './fault.js';
+import { LF, IF, FIXED1 } from './flags.js';
+import { translate } from './mmu.js';
+import type { BlockCache } from './blocks.js';
+
+/** Segment register numbers, in x86 encoding order. */
+export const enum Seg { ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5, LDTR = 6, TR = 7 }
+export const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldtr', 'tr'] as const;
+
+/** General-register numbers, in x86 encoding order. */
+export const enum R { EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7 }
+export const REG_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
+
+/** Index into the byte view `r8` for 8-bit register encoding n (AL..BH). */
+export const R8_INDEX: readonly number[] = [0, 4, 8, 12, 1, 5, 9, 13];
+
+/** Segment cache attribute bits (`segAttr`): the descriptor's access byte plus flags. */
+export const enum SA {
+  /** Descriptor type field (bits 0-3 of the access byte). */
+  TYPE = 0x0f,
+  /** S: code/data (1) versus system (0). */
+  S = 0x10,
+  DPL_SHIFT = 5,
+  DPL = 0x60,
+  P = 0x80,
+  /** D/B: 32-bit default size. */
+  DB = 0x4000,
+  G = 0x8000,
+  /** The register holds a null selector (unusable). */
+  NULL = 0x10000,
+}
+
+/** Per-segment fast-path bits (`segFast`): accesses that need no limit or type check. */
+export const enum SF_ {
+  /** Readable, expand-up, limit 4 GiB: any read offset is valid. */
+  READ = 1,
+  /** Writable, expand-up, limit 4 GiB: any write offset is valid. */
+  WRITE = 2,
+}
+
+/** TLB entry permission bits (low 12 bits of an entry). */
+export const enum TLB {
+  VALID = 1,
+  /** Supervisor write allowed without a walk (dirty already set, not code). */
+  SW = 2,
+  /** User read allowed. */
+  UR = 4,
+  /** User write allowed without a walk. */
+  UW = 8,
+  GLOBAL = 16,
+  /** Execute allowed (not NX). */
+  X = 32,
+}
+
+/** Access kinds for the MMU. */
+export const enum Acc { READ = 0, WRITE = 1, EXEC = 2 }
+
+/** CR0 bits. */
+export const CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 0x10, CR0_NE = 0x20,
+  CR0_WP = 0x10000, CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000, CR0_PG = 0x80000000 | 0;
+/** CR4 bits. */
+export const CR4_VME = 1, CR4_PVI = 2, CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 0x10, CR4_PAE = 0x20,
+  CR4_MCE = 0x40, CR4_PGE = 0x80, CR4_PCE = 0x100, CR4_OSFXSR = 0x200, CR4_OSXMMEXCPT = 0x400;
+/** EFER bits (MSR 0xC0000080). */
+export const EFER_NXE = 0x800;
+
+/**
+ * Services the CPU asks of the VMM synchronously. These are the CPU's
+ * "exits" for port I/O, MSRs and CPUID: the instruction completes with the
+ * VMM's answer (or the fault it asks for).
+ */
+export interface CpuHost {
+  /** IN: return the value read (size 1, 2 or 4 bytes). */
+  ioIn(port: number, size: number): number;
+  /** OUT. */
+  ioOut(port: number, size: number, value: number): void;
+  /** RDMSR: return [lo, hi] or null to raise #GP(0). */
+  rdmsr(index: number): [number, number] | null;
+  /** WRMSR: return false to raise #GP(0). */
+  wrmsr(index: number, lo: number, hi: number): boolean;
+  /**
+   * CPUID override: fill out[0..3] = EAX, EBX, ECX, EDX and return true, or
+   * return false to use the built-in 686-class leaves.
+   */
+  cpuid(leaf: number, subleaf: number, out: Int32Array): boolean;
+}
+
+/** A host that has no devices: reads float high, MSRs #GP, CPUID built in. */
+export const NULL_HOST: CpuHost = {
+  ioIn: (_p, size) => (size === 1 ? 0xff : size === 2 ? 0xffff : -1),
+  ioOut: () => {},
+  rdmsr: () => null,
+  wrmsr: () => false,
+  cpuid: () => false,
+};
+
+/** How an interrupt or exception came to be delivered. */
+export const enum IntKind {
+  /** A fault or trap raised by the processor. */
+  EXCEPTION = 0,
+  /** INT n / INT3 / INTO / (INT1): DPL-checked against CPL. */
+  SOFTWARE = 1,
+  /** An external interrupt (PIC, event-channel callback vector). */
+  EXTERNAL = 2,
+}
+
+/**
+ * Exception/interrupt delivery policy. The default delivers through the
+ * IDT (interrupts.ts); the Xen PV layer installs its own, which builds
+ * bounce frames on the guest kernel stack and turns `int $0x82` into a
+ * hypercall exit.
+ */
+export interface Delivery {
+  /**
+   * Deliver `vector`. `errorCode` is -1 when none. For software interrupts
+   * `cpu.eip` already points past the INT instruction; for faults at the
+   * faulting instruction. May throw CpuFault (e.g. a fault while pushing),
+   * which the run loop escalates (double fault, triple fault).
+   */
+  deliver(cpu: Cpu, vector: number, kind: IntKind, errorCode: number): void;
+}
+
+/** Why `run` returned (see exec.ts). */
+export const enum Exit {
+  /** The instruction budget ran out. */
+  BUDGET = 0,
+  HLT = 1,
+  /** VMCALL/VMMCALL, or a PV hypercall trap: the VMM must service it. */
+  HYPERCALL = 2,
+  /** A debugger breakpoint address was reached (before executing it). */
+  BREAKPOINT = 3,
+  /** A single step completed. */
+  STEP = 4,
+  /** A debugger watchpoint was hit. */
+  WATCH = 5,
+  /** Shutdown: a fault while delivering a double fault. */
+  TRIPLE_FAULT = 6,
+  /** Something asked the loop to stop (requestStop). */
+  STOPPED = 7,
+}
+
+export class Cpu {
+  // --- general registers -------------------------------------------------
+  readonly r32 = new Int32Array(8);
+  readonly r16 = new Uint16Array(this.r32.buffer);
+  readonly r8 = new Uint8Array(this.r32.buffer);
+  /** Offset of the current instruction (or the next, between instructions) within CS. */
+  eip = 0;
+
+  // --- EFLAGS ---------------------------------------------------------------
+  /** Non-lazy EFLAGS bits (always includes bit 1). */
+  flags = FIXED1;
+  /** Which arithmetic flags must be derived from the lazy record. */
+  lfLazy = 0;
+  lfOp: LF = LF.RES;
+  lfDst = 0;
+  lfSrc = 0;
+  lfRes = 0;
+  lfMask = -1;
+  lfSign = 0x80000000 | 0;
+
+  // --- segments (index Seg.*) ----------------------------------------------
+  readonly segSel = new Uint16Array(8);
+  readonly segBase = new Int32Array(8);
+  /** Effective byte limit (granularity already applied). */
+  readonly segLimit = new Uint32Array(8);
+  readonly segAttr = new Int32Array(8);
+  readonly segFast = new Uint8Array(8);
+  /** Current privilege level (0-3). */
+  cpl = 0;
+  /** Code-segment default size: true for 32-bit code. */
+  code32 = true;
+  /** Stack-segment size (SS.B): true for ESP, false for SP. */
+  stack32 = true;
+
+  // --- system registers -----------------------------------------------------
+  cr0 = CR0_ET;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  efer = 0;
+  readonly dr = new Int32Array(8);
+  gdtrBase = 0;
+  gdtrLimit = 0xffff;
+  idtrBase = 0;
+  idtrLimit = 0xffff;
+  /** Time-stamp counter offset: RDTSC returns icount + tscOffset (overridable by tscHook). */
+  tscOffset = 0n;
+  /** Optional RDTSC source (virtual time); default derives from icount. */
+  tscHook: (() => bigint) | null = null;
+
+  // --- execution bookkeeping -------------------------------------------------
+  /** Instructions retired since reset. Deterministic: the basis of virtual time and replay. */
+  icount = 0;
+  /** Set by anything that must end the current block early (mode change, SMC, exit). */
+  brk = false;
+  /** Exit reason posted by an instruction that ended the run (see Exit). */
+  exitReason: Exit = Exit.BUDGET;
+  /** The vCPU executed HLT and waits for an interrupt. */
+  halted = false;
+  /** Interrupt shadow after STI / MOV SS / POP SS: no external interrupt before the next instruction completes. */
+  intShadow = false;
+  /** Pending exception class for double-fault escalation (see exec.ts). */
+  deliveringVector = -1;
+
+  // --- memory ---------------------------------------------------------------
+  readonly mem: PhysMemory;
+  /** Software TLB: linear page → physical page base | TLB.* bits; 0 = not cached. */
+  readonly tlb = new Int32Array(1 << 20);
+  /** Pages with a live TLB entry, so flushes touch only those. */
+  readonly tlbPages = new Int32Array(4096);
+  tlbCount = 0;
+  /** Permission bits a read / write / fetch needs at the current CPL. */
+  needR: number = TLB.VALID;
+  needW: number = TLB.VALID | TLB.SW;
+  needX: number = TLB.VALID | TLB.X;
+
+  host: CpuHost;
+  delivery: Delivery;
+  blocks!: BlockCache;
+
+  constructor(mem: PhysMemory, delivery: Delivery, host: CpuHost = NULL_HOST) {
+    this.mem = mem;
+    this.delivery = delivery;
+    this.host = host;
+  }
+
+  // --- register helpers ---------------------------------------------------------
+
+  /** EAX.. as unsigned 32-bit. */
+  reg(n: number): number {
+    return this.r32[n]! >>> 0;
+  }
+
+  /** Set CPL and the TLB permission masks that depend on it. */
+  setCpl(cpl: number): void {
+    this.cpl = cpl;
+    const user = cpl === 3;
+    this.needR = user ? TLB.VALID | TLB.UR : TLB.VALID;
+    this.needW = user ? TLB.VALID | TLB.UR | TLB.UW : TLB.VALID | TLB.SW;
+    this.needX = user ? TLB.VALID | TLB.UR | TLB.X : TLB.VALID | TLB.X;
+  }
+
+  /** Virtual IF: hardware interrupts enabled. */
+  get interruptsEnabled(): boolean {
+    return (this.flags & IF) !== 0;
+  }
+
+  /** Ask the run loop to return at the next instruction boundary. */
+  requestExit(reason: Exit): void {
+    this.exitReason = reason;
+    this.brk = true;
+  }
+
+  // --- TLB ------------------------------------------------------------------------
+
+  /** Record a TLB entry for linear page `lp`. */
+  tlbSet(lp: number, entry: number): void {
+    if (this.tlb[lp] === 0) {
+      if (this.tlbCount === this.tlbPages.length) this.tlbFlushAll();
+      this.tlbPages[this.tlbCount++] = lp;
+    }
+    this.tlb[lp] = entry;
+  }
+
+  /** Flush every entry, global ones included (CR4 writes, PG toggles). */
+  tlbFlushAll(): void {
+    const t = this.tlb, p = this.tlbPages;
+    for (let i = 0; i < this.tlbCount; i++) t[p[i]!] = 0;
+    this.tlbCount = 0;
+  }
+
+  /** Flush non-global entries (a MOV to CR3). */
+  tlbFlushNonGlobal(): void {
+    const t = this.tlb, p = this.tlbPages;
+    let keep = 0;
+    for (let i = 0; i < this.tlbCount; i++) {
+      const lp = p[i]!;
+      if ((t[lp]! & TLB.GLOBAL) !== 0) p[keep++] = lp;
+      else t[lp] = 0;
+    }
+    this.tlbCount = keep;
+  }
+
+  /** INVLPG: drop the entry for one linear address (global or not). */
+  tlbFlushPage(la: number): void {
+    this.tlb[la >>> 12] = 0; // stays in tlbPages; harmless, rewritten on next set
+  }
+
+  /** A frame now holds decoded code: take write permission off every mapping of it. */
+  tlbProtectCode(pfn: number): void {
+    const t = this.tlb, p = this.tlbPages;
+    const mask = ~(TLB.SW | TLB.UW);
+    for (let i = 0; i < this.tlbCount; i++) {
+      const e = t[p[i]!]!;
+      if (e !== 0 && (e >>> 12) === pfn) t[p[i]!] = e & mask;
+    }
+  }
+
+  /**
+   * Translate a linear address for an access by the current CPL (or as a
+   * supervisor when `sys`), filling the TLB. Throws #PF. Returns a physical
+   * address, which may lie outside RAM (the PhysMemory accessors cope).
+   */
+  xlate(la: number, acc: Acc, sys = false): number {
+    return translate(this, la >>> 0, acc, sys ? false : this.cpl === 3);
+  }
+
+  // --- linear memory: hot paths --------------------------------------------------
+
+  rd8(la: number): number {
+    const e = this.tlb[la >>> 12]!;
+    if ((e & this.needR) === this.needR) return this.mem.u8[(e & ~0xfff) | (la & 0xfff)]!;
+    return this.mem.read8(this.xlate(la, Acc.READ));
+  }
+
+  rd16(la: number): number {
+    const e = this.tlb[la >>> 12]!;
+    if ((e & this.needR) === this.needR && (la & 0xfff) <= 0xffe) {
+      return this.mem.dv.getUint16((e & ~0xfff) | (la & 0xfff), true);
+    }
+    return this.rdSlow(la, 2, false);
+  }
+
+  rd32(la: number): number {
+    const e = this.tlb[la >>> 12]!;
+    if ((e & this.needR) === this.needR && (la & 0xfff) <= 0xffc) {
+      return this.mem.dv.getInt32((e & ~0xfff) | (la & 0xfff), true);
+    }
+    return this.rdSlow(la, 4, false);
+  }
+
+  wr8(la: number, v: number): void {
+    const e = this.tlb[la >>> 12]!;
+    if ((e & this.needW) === this.needW) { this.mem.u8[(e & ~0xfff) | (la & 0xfff)] = v; return; }
+    this.mem.write8(this.xlate(la, Acc.WRITE), v);
+  }
+
+  wr16(la: number, v: number): void {
+    const e = this.tlb[la >>> 12]!;
+    if ((e & this.needW) === this.needW && (la & 0xfff) <= 0xffe) {
+      this.mem.dv.setUint16((e & ~0xfff) | (la & 0xfff), v, true);
+      return;
+    }
+    this.wrSlow(la, 2, v, false);
+  }
+
+  wr32(la: number, v: number): void {
+    const e = this.tlb[la >>> 12]!;
+    if ((e & this.needW) === this.needW && (la & 0xfff) <= 0xffc) {
+      this.mem.dv.setInt32((e & ~0xfff) | (la & 0xfff), v, true);
+      return;
+    }
+    this.wrSlow(la, 4, v, false);
+  }
+
+  /**
+   * Check that [la, la+size) is writable (both pages when it straddles) so a
+   * read-modify-write cannot fault after its flags or registers changed.
+   */
+  probeW(la: number, size: number): void {
+    const e = this.tlb[la >>> 12]!;
+    if ((e & this.needW) === this.needW && (la & 0xfff) <= 0x1000 - size) return;
+    this.xlate(la, Acc.WRITE);
+    if (((la + size - 1) ^ la) >>> 12 !== 0) this.xlate((la + size - 1) | 0, Acc.WRITE);
+  }
+
+  /** Page-crossing or TLB-miss read, byte-wise through the walker. */
+  rdSlow(la: number, size: number, sys: boolean): number {
+    const end = (la + size - 1) | 0;
+    if (((end ^ la) >>> 12) === 0) {
+      const pa = this.xlate(la, Acc.READ, sys);
+      return size === 2 ? this.mem.read16(pa) : size === 4 ? this.mem.read32(pa) : this.mem.read8(pa);
+    }
+    // Straddles two pages: translate both before reading anything.
+    const pa0 = this.xlate(la, Acc.READ, sys);
+    const pa1 = this.xlate(end & ~0xfff, Acc.READ, sys);
+    let v = 0;
+    for (let i = 0; i < size; i++) {
+      const a = (la + i) | 0;
+      const b = ((a ^ la) >>> 12) === 0 ? this.mem.read8(pa0 + i) : this.mem.read8(pa1 + (a & 0xfff));
+      v |= b << (8 * i);
+    }
+    return size === 2 ? v & 0xffff : v;
+  }
+
+  /** Page-crossing or TLB-miss write. */
+  wrSlow(la: number, size: number, v: number, sys: boolean): void {
+    const end = (la + size - 1) | 0;
+    if (((end ^ la) >>> 12) === 0) {
+      const pa = this.xlate(la, Acc.WRITE, sys);
+      if (size === 2) this.mem.write16(pa, v); else if (size === 4) this.mem.write32(pa, v); else this.mem.write8(pa, v);
+      return;
+    }
+    const pa0 = this.xlate(la, Acc.WRITE, sys);
+    const pa1 = this.xlate(end & ~0xfff, Acc.WRITE, sys);
+    for (let i = 0; i < size; i++) {
+      const a = (la + i) | 0;
+      const b = (v >>> (8 * i)) & 0xff;
+      if (((a ^ la) >>> 12) === 0) this.mem.write8(pa0 + i, b); else this.mem.write8(pa1 + (a & 0xfff), b);
+    }
+  }
+
+  /** Supervisor ("implicit system") accesses: descriptor tables, TSS, IDT. */
+  rdSys8(la: number): number { return this.mem.read8(this.xlate(la, Acc.READ, true)); }
+  rdSys16(la: number): number { return this.rdSlow(la, 2, true); }
+  rdSys32(la: number): number { return this.rdSlow(la, 4, true); }
+  wrSys8(la: number, v: number): void { this.mem.write8(this.xlate(la, Acc.WRITE, true), v); }
+  wrSys16(la: number, v: number): void { this.wrSlow(la, 2, v, true); }
+  wrSys32(la: number, v: number): void { this.wrSlow(la, 4, v, true); }
+
+  /** Fetch a code byte at a linear address (decoder only). */
+  fetch8(la: number): number {
+    const e = this.tlb[la >>> 12]!;
+    if ((e & this.needX) === this.needX) return this.mem.u8[(e & ~0xfff) | (la & 0xfff)]!;
+    return this.mem.read8(this.xlate(la, Acc.EXEC));
+  }
+
+  // --- debugger/VMM helpers: never fault, never touch A/D bits --------------------
+
+  /** Read a linear address without side effects; null when unmapped. */
+  peekLinear(la: number, len: number): Uint8Array | null {
+    const out = new Uint8Array(len);
+    for (let i = 0; i < len; i++) {
+      const pa = translate(this, (la + i) >>> 0, Acc.READ, false, true);
+      if (pa < 0) return null;
+      out[i] = this.mem.read8(pa);
+    }
+    return out;
+  }
+
+  /**
+   * Fill a segment register's hidden cache (no checks: callers in
+   * segments.ts validate descriptors first). `attr` holds the descriptor's
+   * access byte in bits 0-7 and D/B, G in SA.DB/SA.G; `limit` is the
+   * effective byte limit. Updates CPL/code size for CS and stack size for SS.
+   */
+  loadSegCache(seg: number, sel: number, base: number, limit: number, attr: number): void {
+    this.segSel[seg] = sel;
+    this.segBase[seg] = base | 0;
+    this.segLimit[seg] = limit >>> 0;
+    this.segAttr[seg] = attr;
+    let fast = 0;
+    if ((attr & (SA.NULL | SA.P | SA.S)) === (SA.P | SA.S) && limit >>> 0 === 0xffffffff) {
+      const type = attr & 0xf;
+      if ((type & 8) === 0) {
+        // Data segment: expand-up (bit 2 clear); writable when bit 1 is set.
+        if ((type & 4) === 0) fast = (type & 2) !== 0 ? SF_.READ | SF_.WRITE : SF_.READ;
+      } else if ((type & 2) !== 0) {
+        // Readable code segment: readable, never writable.
+        fast = SF_.READ;
+      }
+    }
+    this.segFast[seg] = fast;
+    if (seg === Seg.CS) {
+      this.code32 = (attr & SA.DB) !== 0;
+      this.brk = true;
+    } else if (seg === Seg.SS) {
+      this.stack32 = (attr & SA.DB) !== 0;
+    }
+  }
+
+  /** Raise a fault from instruction semantics. */
+  fault(vector: number, errorCode = -1): never {
+    throw new CpuFault(vector, errorCode);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Guest physical memory: one flat, bounds-checked RAM buffer.
+ *
+ * This is the single narrow interface through which the VMM touches guest
+ * RAM (rust-vmm `vm-memory` style). Every accessor is bounds-checked:
+ * reads beyond RAM return all-ones (as unbacked bus cycles do on real
+ * hardware) and writes beyond RAM are dropped. Nothing a guest does can make
+ * these functions throw.
+ *
+ * Besides RAM the buffer may hold `extraPages` frames above `ramPages` that
+ * belong to the hypervisor (shared_info, grant frames, M2P, ...): they are
+ * addressable by the VMM and can be mapped into a PV guest, but they are not
+ * reported to the guest as RAM.
+ */
+
+/** A guest-physical byte address. */
+export type Gpa = number & { readonly __brand?: 'Gpa' };
+/** A guest page frame number (physical address >> 12). */
+export type Pfn = number & { readonly __brand?: 'Pfn' };
+
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+
+/** Thrown only for VMM programming errors (a host error, never a guest one). */
+export class MemoryConfigError extends Error {
+  readonly code = 'EMEMCONFIG';
+}
+
+/**
+ * Listener told about writes that hit pages registered as holding decoded
+ * code, so the CPU can drop its cached blocks (self-modifying code).
+ */
+export interface CodeWriteListener {
+  onCodePageWrite(pfn: number): void;
+}
+
+export class PhysMemory {
+  /** Total bytes (RAM plus hypervisor-owned frames). */
+  readonly size: number;
+  /** Frames reported to the guest as RAM. */
+  readonly ramPages: number;
+  /** Frames above RAM owned by the hypervisor. */
+  readonly extraPages: number;
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  /**
+   * Per-frame count of cached code blocks decoded from that frame. A write
+   * to a frame with a non-zero count must go through `noteWrite` so the
+   * blocks are invalidated before the new bytes can be executed.
+   */
+  readonly codePages: Uint8Array;
+  codeListener: CodeWriteListener | null = null;
+
+  constructor(ramBytes: number, extraPages = 0) {
+    if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % PAGE_SIZE !== 0) {
+      throw new MemoryConfigError(`guest RAM size must be a positive multiple of 4096 bytes, got ${ramBytes}`);
+    }
+    const total = ramBytes + extraPages * PAGE_SIZE;
+    if (total > 0x7000_0000) {
+      throw new MemoryConfigError(`guest memory too large: ${total} bytes (limit 1792 MiB)`);
+    }
+    this.size = total;
+    this.ramPages = ramBytes / PAGE_SIZE;
+    this.extraPages = extraPages;
+    this.u8 = new Uint8Array(total);
+    this.dv = new DataView(this.u8.buffer);
+    this.codePages = new Uint8Array(total / PAGE_SIZE);
+  }
+
+  /** True when [pa, pa+len) lies entirely inside the buffer. */
+  contains(pa: number, len: number): boolean {
+    return pa >= 0 && len >= 0 && pa + len <= this.size && Number.isSafeInteger(pa);
+  }
+
+  /** True when pfn is a frame of the buffer (RAM or hypervisor-owned). */
+  validPfn(pfn: number): boolean {
+    return Number.isInteger(pfn) && pfn >= 0 && pfn < this.size / PAGE_SIZE;
+  }
+
+  read8(pa: number): number {
+    return pa >= 0 && pa < this.size ? this.u8[pa]! : 0xff;
+  }
+  read16(pa: number): number {
+    return pa >= 0 && pa + 2 <= this.size ? this.dv.getUint16(pa, true) : (this.read8(pa) | (this.read8(pa + 1) << 8));
+  }
+  read32(pa: number): number {
+    return pa >= 0 && pa + 4 <= this.size
+      ? this.dv.getInt32(pa, true)
+      : (this.read16(pa) | (this.read16(pa + 2) << 16));
+  }
+  /** 64-bit read as a bigint (page-table entries, hypercall structs). */
+  read64(pa: number): bigint {
+    const lo = BigInt(this.read32(pa) >>> 0);
+    const hi = BigInt(this.read32(pa + 4) >>> 0);
+    return (hi << 32n) | lo;
+  }
+
+  write8(pa: number, v: number): void {
+    if (pa >= 0 && pa < this.size) {
+      if (this.codePages[pa >>> 12] !== 0) this.noteWrite(pa >>> 12);
+      this.u8[pa] = v;
+    }
+  }
+  write16(pa: number, v: number): void {
+    if (pa >= 0 && pa + 2 <= this.size && (pa & 0xfff) <= 0xffe) {
+      if (this.codePages[pa >>> 12] !== 0) this.noteWrite(pa >>> 12);
+      this.dv.setUint16(pa, v, true);
+    } else {
+      this.write8(pa, v & 0xff);
+      this.write8(pa + 1, (v >>> 8) & 0xff);
+    }
+  }
+  write32(pa: number, v: number): void {
+    if (pa >= 0 && pa + 4 <= this.size && (pa & 0xfff) <= 0xffc) {
+      if (this.codePages[pa >>> 12] !== 0) this.noteWrite(pa >>> 12);
+      this.dv.setInt32(pa, v, true);
+    } else {
+      this.write16(pa, v & 0xffff);
+      this.write16(pa + 2, (v >>> 16) & 0xffff);
+    }
+  }
+  write64(pa: number, v: bigint): void {
+    this.write32(pa, Number(v & 0xffff_ffffn) | 0);
+    this.write32(pa + 4, Number((v >> 32n) & 0xffff_ffffn) | 0);
+  }
+
+  /** Copy out `len` bytes; bytes beyond memory read as 0xff. Never throws. */
+  readBytes(pa: number, len: number): Uint8Array {
+    const out = new Uint8Array(len).fill(0xff);
+    if (pa < this.size && pa + len > 0) {
+      const start = Math.max(pa, 0);
+      const end = Math.min(pa + len, this.size);
+      out.set(this.u8.subarray(start, end), start - pa);
+    }
+    return out;
+  }
+
+  /** Copy `data` in; bytes beyond memory are dropped. Never throws. */
+  writeBytes(pa: number, data: Uint8Array): void {
+    if (pa >= this.size || pa + data.length <= 0) return;
+    const start = Math.max(pa, 0);
+    const end = Math.min(pa + data.length, this.size);
+    for (let p = start >>> 12; p <= (end - 1) >>> 12; p++) if (this.codePages[p] !== 0) this.noteWrite(p);
+    this.u8.set(data.subarray(start - pa, end - pa), start);
+  }
+
+  /** Zero-fill a range (clipped to memory). */
+  fill(pa: number, len: number, value = 0): void {
+    const start = Math.max(pa, 0);
+    const end = Math.min(pa + len, this.size);
+    if (end <= start) return;
+    for (let p = start >>> 12; p <= (end - 1) >>> 12; p++) if (this.codePages[p] !== 0) this.noteWrite(p);
+    this.u8.fill(value, start, end);
+  }
+
+  /** A write is about to hit a frame with cached code: invalidate it. */
+  noteWrite(pfn: number): void {
+    this.codeListener?.onCodePageWrite(pfn);
+  }
+}
