@@ -4,24 +4,35 @@
  * A block is a straight run of decoded instructions starting at a physical
  * address, ending at the first control transfer or state-changing
  * instruction (D.ENDS), at a page boundary, or at MAX_BLOCK instructions.
- * Blocks are keyed by the physical address of their first byte and
- * validated on lookup against the CS base, EIP and code size they were
- * decoded for (the same frame can be mapped at several linear addresses).
+ * Blocks are keyed by the physical address of their first byte; each key
+ * holds a short list of blocks (`sibling`) validated on lookup against the
+ * CS base, EIP, code size and CS limit they were decoded for, since the same
+ * frame can be mapped at several linear addresses.
  *
  * Invalidation (v86's scheme): every frame that contributed bytes to a
  * block is marked in `PhysMemory.codePages`, and TLB entries for such
  * frames lose their write permission. Any write to the frame therefore
- * takes the slow path, which reaches `onCodePageWrite`: all blocks of the
- * frame are dropped, the mark is cleared, and the CPU is told to leave its
- * current block after the writing instruction, so the next instruction is
- * decoded from the new bytes.
+ * takes the slow path, which reaches `onCodePageWrite` before the bytes
+ * change: all blocks of the frame are marked invalid and dropped, the mark
+ * is cleared, and the CPU is told (`cpu.brk`) to leave its current block
+ * after the writing instruction, so the next instruction is decoded from
+ * the new bytes. VMM writes (PhysMemory.writeBytes/fill) take the same path.
  *
  * An instruction that straddles two pages ends its block; the block records
- * the second frame and re-checks its translation on every lookup, since the
- * second page can be remapped independently of the first.
+ * the second page's linear and physical addresses and re-checks that
+ * translation (through the TLB, like a real fetch) every time it is entered,
+ * since the second page can be remapped independently of the first.
+ *
+ * Chaining: each block remembers the two blocks most recently executed
+ * after it (`link0`, `link1`). Entering a linked successor skips the hash
+ * lookup but performs every other check a lookup does — the TLB still has
+ * to grant execute permission at the current CPL and translate to the
+ * successor's physical address, and the successor must still be valid
+ * (not invalidated by a code write) and match CS/EIP/code size — so a link
+ * can never outlive a remap, a flush, a CPL change or an SMC write.
  */
-import { Acc, Cpu, Seg, TLB } from './cpu.js';
-import { CpuFault } from './fault.js';
+import { Acc, Cpu, Seg } from './cpu.js';
+import { CpuFault, Vec } from './fault.js';
 import { decode } from './decoder.js';
 import { D, type Insn } from './insn.js';
 import type { OpTable } from './table.js';
@@ -29,21 +40,37 @@ import type { CodeWriteListener } from '../memory/phys.js';
 
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 64;
+/** Most blocks kept for one physical address (aliases); older ones are dropped. */
+const MAX_SIBLINGS = 4;
+/** Cache capacity in distinct physical addresses; beyond it everything is dropped. */
+const MAX_KEYS = 1 << 16;
 
+/** A decoded straight-line run of instructions. */
 export class Block {
+  /** False once dropped (code write, eviction): links to it are dead. */
   valid = true;
   /** Physical address of the first byte (first frame). */
   readonly pa: number;
+  /** CS base the block was decoded for. */
   readonly csBase: number;
+  /** EIP of the first instruction. */
   readonly eip: number;
+  /** Decoded as 32-bit code (CS.D). */
   readonly code32: boolean;
+  /** The instructions, in order. */
   readonly insns: Insn[];
   /** Offset just past the last instruction. */
   readonly endEip: number;
-  /** Second frame for a block whose last instruction straddles a page; -1 when none. */
+  /** Physical base of the second frame when the last instruction straddles a page; -1 when none. */
   readonly pa1: number;
-  /** Linear page of the straddled second page (checked on lookup). */
+  /** Linear address of the straddled second page (checked on entry); -1 when none. */
   readonly la1: number;
+  /** Next block with the same `pa` (an alias), or undefined. */
+  sibling: Block | undefined = undefined;
+  /** Most recent successor (see the header: links are re-validated on use). */
+  link0: Block | null = null;
+  /** Second most recent successor. */
+  link1: Block | null = null;
 
   constructor(pa: number, csBase: number, eip: number, code32: boolean, insns: Insn[], endEip: number, pa1: number, la1: number) {
     this.pa = pa;
@@ -57,11 +84,14 @@ export class Block {
   }
 }
 
+/** The per-CPU cache of decoded blocks; also the SMC listener of its PhysMemory. */
 export class BlockCache implements CodeWriteListener {
   private readonly map = new Map<number, Block>();
+  /** Blocks that took bytes from each frame (may hold dropped blocks until compacted). */
   private readonly byPage: (Block[] | undefined)[];
-  /** Statistics for benchmarks and docs. */
+  /** Statistics: blocks decoded so far (a re-decode counts again). */
   decodedBlocks = 0;
+  /** Statistics: code-frame invalidations. */
   invalidations = 0;
 
   constructor(private readonly cpu: Cpu, private readonly table: OpTable) {
@@ -69,25 +99,74 @@ export class BlockCache implements CodeWriteListener {
     cpu.mem.codeListener = this;
   }
 
-  /** The block to execute at CS:EIP. Throws CpuFault when the first instruction cannot be fetched. */
+  /**
+   * The block to execute at CS:EIP. Throws CpuFault when the first
+   * instruction cannot be fetched (#GP beyond the CS limit, #PF).
+   */
   lookup(): Block {
     const cpu = this.cpu;
     const csBase = cpu.segBase[Seg.CS]!;
-    const la = (csBase + cpu.eip) | 0;
+    const eip = cpu.eip;
+    const la = (csBase + eip) | 0;
     const e = cpu.tlb[la >>> 12]!;
-    const pa = (e & cpu.needX) === cpu.needX ? ((e & ~0xfff) | (la & 0xfff)) >>> 0 : cpu.xlate(la, Acc.EXEC);
-    const b = this.map.get(pa);
-    if (b !== undefined && b.eip === cpu.eip && b.csBase === csBase && b.code32 === cpu.code32 &&
-        (b.endEip - 1) >>> 0 <= cpu.segLimit[Seg.CS]! && (b.pa1 < 0 || this.secondPageOk(b))) {
-      return b;
+    let pa: number;
+    if ((e & cpu.needX) === cpu.needX) {
+      pa = ((e & ~0xfff) | (la & 0xfff)) >>> 0;
+    } else {
+      // The CS limit check comes before paging (SDM vol. 3A §3.4, §5.3).
+      if ((eip >>> 0) > cpu.segLimit[Seg.CS]!) throw new CpuFault(Vec.GP, 0);
+      pa = cpu.xlate(la, Acc.EXEC);
+    }
+    for (let b = this.map.get(pa); b !== undefined; b = b.sibling) {
+      if (this.fits(b, csBase, eip)) return b;
     }
     return this.build(pa);
   }
 
+  /**
+   * The block to execute after `prev` completed: one of prev's links when
+   * it still fits, else a full lookup whose result becomes prev's newest link.
+   */
+  next(prev: Block): Block {
+    const cpu = this.cpu;
+    const csBase = cpu.segBase[Seg.CS]!;
+    const eip = cpu.eip;
+    const la = (csBase + eip) | 0;
+    const e = cpu.tlb[la >>> 12]!;
+    if ((e & cpu.needX) === cpu.needX) {
+      const pa = ((e & ~0xfff) | (la & 0xfff)) >>> 0;
+      let b = prev.link0;
+      if (b !== null && b.pa === pa && b.valid && this.fits(b, csBase, eip)) return b;
+      b = prev.link1;
+      if (b !== null && b.pa === pa && b.valid && this.fits(b, csBase, eip)) {
+        prev.link1 = prev.link0;
+        prev.link0 = b;
+        return b;
+      }
+    }
+    const b = this.lookup();
+    prev.link1 = prev.link0;
+    prev.link0 = b;
+    return b;
+  }
+
+  /** Does block `b` (at the right physical address) fit the current CS and EIP? */
+  private fits(b: Block, csBase: number, eip: number): boolean {
+    const cpu = this.cpu;
+    return b.eip === eip && b.csBase === csBase && b.code32 === cpu.code32 &&
+      ((b.endEip - 1) >>> 0) <= cpu.segLimit[Seg.CS]! && (b.pa1 < 0 || this.secondPageOk(b));
+  }
+
+  /** Does the straddled second page still translate to the frame decoded from? */
   private secondPageOk(b: Block): boolean {
+    const cpu = this.cpu;
+    const e = cpu.tlb[b.la1 >>> 12]!;
+    if ((e & cpu.needX) === cpu.needX) return ((e & ~0xfff) >>> 0) === b.pa1;
     try {
-      return (this.cpu.xlate(b.la1, Acc.EXEC) & ~0xfff) === b.pa1;
+      return ((cpu.xlate(b.la1, Acc.EXEC) & ~0xfff) >>> 0) === b.pa1;
     } catch (f) {
+      // Not executable any more: rebuild, and let the decode raise the fault
+      // at the instruction that needs the page.
       if (f instanceof CpuFault) return false;
       throw f;
     }
@@ -95,6 +174,7 @@ export class BlockCache implements CodeWriteListener {
 
   private build(pa: number): Block {
     const cpu = this.cpu;
+    if (this.map.size >= MAX_KEYS) this.clear();
     const csBase = cpu.segBase[Seg.CS]!;
     const startEip = cpu.eip;
     const insns: Insn[] = [];
@@ -113,16 +193,28 @@ export class BlockCache implements CodeWriteListener {
       }
       insns.push(insn);
       eip = insn.next;
-      const lastByte = (csBase + insn.next - 1) >>> 12;
-      if (lastByte !== page0) {
-        la1 = (lastByte << 12) | 0;
-        pa1 = cpu.xlate(la1, Acc.EXEC) & ~0xfff;
+      const lastPage = (csBase + insn.next - 1) >>> 12;
+      if (lastPage !== page0) {
+        // Straddles into the next page: end here and remember that page.
+        la1 = (lastPage << 12) | 0;
+        pa1 = (cpu.xlate(la1, Acc.EXEC) & ~0xfff) >>> 0;
         break;
       }
-      if ((insn.def.flags ?? 0) & D.ENDS || insns.length >= MAX_BLOCK) break;
+      if (((insn.def.flags ?? 0) & D.ENDS) !== 0 || insns.length >= MAX_BLOCK) break;
       if (((csBase + eip) >>> 12) !== page0) break;
     }
     const block = new Block(pa, csBase, startEip, cpu.code32, insns, eip, pa1, la1);
+    // Newest first; an over-long alias list loses its oldest block.
+    const head = this.map.get(pa);
+    block.sibling = head;
+    let n = 1;
+    for (let b = head, last = block; b !== undefined; last = b, b = b.sibling) {
+      if (++n > MAX_SIBLINGS) {
+        last.sibling = undefined;
+        for (let d: Block | undefined = b; d !== undefined; d = d.sibling) d.valid = false;
+        break;
+      }
+    }
     this.map.set(pa, block);
     this.track(pa >>> 12, block);
     if (pa1 >= 0) this.track(pa1 >>> 12, block);
@@ -130,12 +222,18 @@ export class BlockCache implements CodeWriteListener {
     return block;
   }
 
+  /** Record that `b` holds bytes of frame `pfn` and write-protect the frame. */
   private track(pfn: number, b: Block): void {
-    if (pfn >= this.byPage.length) return;
+    if (pfn >= this.byPage.length) return; // outside memory: never written
     let list = this.byPage[pfn];
     if (list === undefined) {
       list = [];
       this.byPage[pfn] = list;
+    } else if (list.length >= 64 && (list.length & (list.length - 1)) === 0) {
+      // Amortised compaction: forget blocks dropped as excess aliases.
+      const live = list.filter((x) => x.valid);
+      list.length = 0;
+      for (const x of live) list.push(x);
     }
     list.push(b);
     if (this.cpu.mem.codePages[pfn] === 0) {
@@ -148,10 +246,8 @@ export class BlockCache implements CodeWriteListener {
   onCodePageWrite(pfn: number): void {
     const list = this.byPage[pfn];
     if (list !== undefined) {
-      for (const b of list) {
-        b.valid = false;
-        if (this.map.get(b.pa) === b) this.map.delete(b.pa);
-      }
+      for (const b of list) b.valid = false;
+      for (const b of list) this.prune(b.pa);
       this.byPage[pfn] = undefined;
     }
     this.cpu.mem.codePages[pfn] = 0;
@@ -159,18 +255,36 @@ export class BlockCache implements CodeWriteListener {
     this.cpu.brk = true;
   }
 
-  /** Drop everything (reset, new kernel). */
+  /** Unlink invalid blocks from the list at `pa`. */
+  private prune(pa: number): void {
+    let head = this.map.get(pa);
+    while (head !== undefined && !head.valid) head = head.sibling;
+    if (head === undefined) {
+      this.map.delete(pa);
+      return;
+    }
+    this.map.set(pa, head);
+    for (let b = head; b.sibling !== undefined;) {
+      if (!b.sibling.valid) b.sibling = b.sibling.sibling;
+      else b = b.sibling;
+    }
+  }
+
+  /**
+   * Drop every block (reset, new kernel, capacity). Code marks are cleared;
+   * TLB entries that lost write permission regain it on their next write walk.
+   */
   clear(): void {
+    for (const head of this.map.values()) {
+      for (let b: Block | undefined = head; b !== undefined; b = b.sibling) b.valid = false;
+    }
     this.map.clear();
     this.byPage.fill(undefined);
     this.cpu.mem.codePages.fill(0);
-    this.cpu.tlbFlushAll();
   }
 
+  /** Number of distinct physical addresses with cached blocks. */
   get size(): number {
     return this.map.size;
   }
 }
-
-/** TLB bit re-exported for tests that inspect code protection. */
-export const TLB_WRITE_BITS = TLB.SW | TLB.UW;

@@ -70,6 +70,11 @@ export const enum TLB {
   GLOBAL = 16,
   /** Execute allowed (not NX). */
   X = 32,
+  /**
+   * The entry is a 4 KiB piece of a 2 MiB / 4 MiB page: INVLPG of any
+   * address in the large page must drop every cached piece (SDM vol. 3A §4.10.4.1).
+   */
+  LARGE = 64,
 }
 
 /** Access kinds for the MMU. */
@@ -199,6 +204,10 @@ export class Cpu {
   cr3 = 0;
   cr4 = 0;
   efer = 0;
+  /** IA32_SYSENTER_CS/ESP/EIP (MSRs 0x174-0x176): stored by WRMSR; unused while CPUID reports no SEP. */
+  sysenterCs = 0;
+  sysenterEsp = 0;
+  sysenterEip = 0;
   readonly dr = new Int32Array(8);
   gdtrBase = 0;
   gdtrLimit = 0xffff;
@@ -227,9 +236,15 @@ export class Cpu {
   readonly mem: PhysMemory;
   /** Software TLB: linear page → physical page base | TLB.* bits; 0 = not cached. */
   readonly tlb = new Int32Array(1 << 20);
-  /** Pages with a live TLB entry, so flushes touch only those. */
+  /**
+   * Linear pages given a TLB entry since the last full flush, so flushes
+   * touch only those (may hold duplicates and already-dropped pages; a full
+   * list triggers a full flush).
+   */
   readonly tlbPages = new Int32Array(4096);
   tlbCount = 0;
+  /** Some entry may be a piece of a large page (INVLPG must then drop its siblings). */
+  tlbLarge = false;
   /** Permission bits a read / write / fetch needs at the current CPL. */
   needR: number = TLB.VALID;
   needW: number = TLB.VALID | TLB.SW;
@@ -274,20 +289,26 @@ export class Cpu {
 
   // --- TLB ------------------------------------------------------------------------
 
-  /** Record a TLB entry for linear page `lp`. */
+  /** Record a TLB entry for linear page `lp` (entry = physical page base | TLB.* bits). */
   tlbSet(lp: number, entry: number): void {
     if (this.tlb[lp] === 0) {
       if (this.tlbCount === this.tlbPages.length) this.tlbFlushAll();
       this.tlbPages[this.tlbCount++] = lp;
     }
+    if ((entry & TLB.LARGE) !== 0) this.tlbLarge = true;
     this.tlb[lp] = entry;
   }
 
-  /** Flush every entry, global ones included (CR4 writes, PG toggles). */
+  /**
+   * Flush every entry, global ones included. Required whenever a bit the
+   * walker or the cached permissions depend on changes: CR0.PG and CR0.WP,
+   * CR4.PSE/PAE/PGE, EFER.NXE (and a PDPTE reload).
+   */
   tlbFlushAll(): void {
     const t = this.tlb, p = this.tlbPages;
     for (let i = 0; i < this.tlbCount; i++) t[p[i]!] = 0;
     this.tlbCount = 0;
+    this.tlbLarge = false;
   }
 
   /** Flush non-global entries (a MOV to CR3). */
@@ -302,9 +323,19 @@ export class Cpu {
     this.tlbCount = keep;
   }
 
-  /** INVLPG: drop the entry for one linear address (global or not). */
+  /**
+   * INVLPG: drop the translation of the page containing `la`, global or
+   * not. When it came from a 2 MiB / 4 MiB page the other cached 4 KiB
+   * pieces of that page must go too (SDM vol. 3A §4.10.4.1): we drop every
+   * large-page piece in the enclosing 4 MiB region (over-flushing is allowed).
+   */
   tlbFlushPage(la: number): void {
-    this.tlb[la >>> 12] = 0; // stays in tlbPages; harmless, rewritten on next set
+    const t = this.tlb;
+    t[la >>> 12] = 0; // stays in tlbPages; harmless, rewritten on next set
+    if (this.tlbLarge) {
+      const first = (la >>> 22) << 10;
+      for (let lp = first; lp < first + 1024; lp++) if ((t[lp]! & TLB.LARGE) !== 0) t[lp] = 0;
+    }
   }
 
   /** A frame now holds decoded code: take write permission off every mapping of it. */
@@ -382,7 +413,8 @@ export class Cpu {
     const e = this.tlb[la >>> 12]!;
     if ((e & this.needW) === this.needW && (la & 0xfff) <= 0x1000 - size) return;
     this.xlate(la, Acc.WRITE);
-    if (((la + size - 1) ^ la) >>> 12 !== 0) this.xlate((la + size - 1) | 0, Acc.WRITE);
+    // The second page is probed at its first byte, so a #PF there reports that address in CR2 (as wrSlow and the hardware do).
+    if (((la + size - 1) ^ la) >>> 12 !== 0) this.xlate((la + size - 1) & ~0xfff, Acc.WRITE);
   }
 
   /** Page-crossing or TLB-miss read, byte-wise through the walker. */

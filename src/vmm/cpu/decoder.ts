@@ -124,7 +124,9 @@ export function decode(cpu: Cpu, table: OpTable, eip: number): Insn {
   let def: OpDef | null = null;
   if (entry !== null) {
     if (OpTable.needsModrm(entry)) {
-      const m = f.byte();
+      let m = f.byte();
+      // MOV CR/DR: mod is ignored, the operand is always a register (D.MOD_REG).
+      if (entry.kind === 'op' && ((entry.def.flags ?? 0) & D.MOD_REG) !== 0) m |= 0xc0;
       decodeModrm(f, i, m, a16);
       if (entry.kind === 'op') def = entry.def;
       else if (entry.kind === 'group') def = entry.sub[(m >> 3) & 7] ?? null;

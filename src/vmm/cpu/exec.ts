@@ -5,32 +5,58 @@
  * Faults thrown by instruction semantics or the MMU are caught here, and
  * only here, then delivered through `cpu.delivery` (IDT or Xen PV). A fault
  * raised while delivering escalates per Intel SDM vol. 3A §6.15 table 6-5:
- * contributory-after-contributory or anything-but-benign after #PF becomes
+ * contributory-after-contributory or contributory/#PF-after-#PF becomes
  * #DF, and a fault while delivering #DF is a triple fault, reported as
  * Exit.TRIPLE_FAULT (the VMM decides what a shutdown means).
  *
- * The budget is exact: `run(cpu, n)` retires at most n instructions, even in
- * the middle of a block. Virtual time, replay and single-step all rely on
- * that. Instructions that must be observed one at a time (TF set, an
- * interrupt shadow, a debugger with breakpoints) run with a budget of one.
+ * The budget is exact: `run(cpu, n)` retires at most n instructions, and
+ * exactly n unless something ends the run earlier (HLT, an exit request, a
+ * triple fault), even in the middle of a block. A faulting instruction does
+ * not retire; delivering an event retires nothing. Virtual time, replay and
+ * single-step all rely on that, and `cpu.icount` is therefore independent
+ * of how a run is sliced into budgets.
+ *
+ * Instructions that must be observed one at a time run alone:
+ *  - EFLAGS.TF set before an instruction: a single-step #DB trap follows it
+ *    (SDM vol. 3A §17.3.1.4; DR6.BS is set). Not after an instruction that
+ *    faulted (the fault is delivered instead) or that ended the run.
+ *  - an interrupt shadow (STI, MOV SS, POP SS): the shadow covers exactly
+ *    the next instruction, so `cpu.intShadow` is cleared as that instruction
+ *    starts (it may set it again) and on any fault delivery. An instruction
+ *    that sets `intShadow` must also set `cpu.brk`, so the rest of its block
+ *    is not run under a stale shadow.
+ *
+ * Protocol with instruction semantics: before `exec` runs, `cpu.eip` holds
+ * the next instruction's offset; branches overwrite it. On a fault the loop
+ * restores the faulting instruction's EIP. Anything that changes what the
+ * next block must be checked against (CS, CR0/CR3/CR4, a code write, an exit
+ * request) sets `cpu.brk`, which ends the block after the current
+ * instruction. A Delivery must make progress or request an exit: an event
+ * that leaves the CPU where it was would be delivered forever.
  */
 import { Cpu, Exit, IntKind } from './cpu.js';
 import { CpuFault, Vec } from './fault.js';
 import { TF } from './flags.js';
+import type { Block } from './blocks.js';
 
-/** Contributory exceptions (table 6-4). */
+/** Contributory exceptions (table 6-4): #DE, #TS, #NP, #SS, #GP. */
 function contributory(v: number): boolean {
   return v === 0 || (v >= 10 && v <= 13);
 }
 
+/** Serial (benign) faults tolerated while delivering one event before giving up as a shutdown. */
+const MAX_NESTED = 8;
+
 /**
  * Deliver an exception, escalating to #DF and triple fault as the SDM
- * requires. Returns false on a triple fault.
+ * requires (table 6-5). CR2 is loaded whenever a #PF is detected, also
+ * when a #PF during delivery escalates to #DF (as Bochs does: the processor
+ * writes CR2 as it recognises the fault). Returns false on a triple fault.
  */
 export function raiseException(cpu: Cpu, f: CpuFault): boolean {
   let vector = f.vector, ec = f.errorCode;
   if (vector === Vec.PF) cpu.cr2 = f.cr2;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < MAX_NESTED; attempt++) {
     const first = vector;
     try {
       cpu.deliveringVector = first;
@@ -40,6 +66,7 @@ export function raiseException(cpu: Cpu, f: CpuFault): boolean {
     } catch (e) {
       cpu.deliveringVector = -1;
       if (!(e instanceof CpuFault)) throw e;
+      // A fault while delivering #DF: shutdown.
       if (first === Vec.DF) return false;
       const second = e.vector;
       if (second === Vec.PF) cpu.cr2 = e.cr2;
@@ -49,6 +76,7 @@ export function raiseException(cpu: Cpu, f: CpuFault): boolean {
         vector = Vec.DF;
         ec = 0;
       } else {
+        // Benign combinations: handle the second fault serially.
         vector = second;
         ec = e.errorCode;
       }
@@ -71,6 +99,39 @@ export function raiseInterrupt(cpu: Cpu, vector: number, kind: IntKind): boolean
   }
 }
 
+/** Result of `stepOne` that means "keep running". */
+const CONTINUE = -1;
+
+/**
+ * Run the first instruction of `block` alone (TF or interrupt shadow), with
+ * the single-step trap after it. Returns CONTINUE or an Exit.
+ */
+function stepOne(cpu: Cpu, block: Block): number {
+  const tf = (cpu.flags & TF) !== 0;
+  const i = block.insns[0]!;
+  cpu.intShadow = false; // the shadow covers this instruction only
+  try {
+    cpu.eip = i.next;
+    i.exec(cpu, i);
+  } catch (e) {
+    if (!(e instanceof CpuFault)) throw e;
+    cpu.eip = i.eip;
+    cpu.brk = false;
+    if (!raiseException(cpu, e)) return Exit.TRIPLE_FAULT;
+    return cpu.exitReason !== Exit.BUDGET ? cpu.exitReason : CONTINUE;
+  }
+  cpu.icount++;
+  if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
+  if (tf) {
+    // Single-step trap after the instruction: EIP already names the next one.
+    cpu.dr[6] = cpu.dr[6]! | 0x4000;
+    if (!raiseException(cpu, new CpuFault(Vec.DB))) return Exit.TRIPLE_FAULT;
+    if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
+  }
+  cpu.brk = false;
+  return CONTINUE;
+}
+
 /**
  * Run up to `budget` instructions. Returns the exit reason; `cpu.icount`
  * says how many retired in total.
@@ -80,21 +141,36 @@ export function run(cpu: Cpu, budget: number): Exit {
   let left = budget;
   cpu.exitReason = Exit.BUDGET;
   cpu.brk = false;
+  // The block that just ran to its end without a break: its links may name the next one.
+  let prev: Block | null = null;
   while (left > 0) {
     if (cpu.halted) return Exit.HLT;
-    let block;
+    let block: Block;
     try {
-      block = blocks.lookup();
+      block = prev !== null ? blocks.next(prev) : blocks.lookup();
     } catch (e) {
+      // The first instruction of the block cannot be fetched.
       if (!(e instanceof CpuFault)) throw e;
+      prev = null;
+      cpu.intShadow = false;
+      cpu.brk = false;
       if (!raiseException(cpu, e)) return Exit.TRIPLE_FAULT;
+      if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
       continue;
     }
+
+    if ((cpu.flags & TF) !== 0 || cpu.intShadow) {
+      const icount = cpu.icount;
+      const r = stepOne(cpu, block);
+      left -= cpu.icount - icount;
+      prev = null;
+      if (r !== CONTINUE) return r as Exit;
+      continue;
+    }
+
     const insns = block.insns;
-    const tf = (cpu.flags & TF) !== 0;
-    const single = tf || cpu.intShadow;
-    let n = insns.length < left ? insns.length : left;
-    if (single) n = 1;
+    const len = insns.length;
+    const n = len < left ? len : left;
     let k = 0;
     try {
       while (k < n) {
@@ -106,10 +182,12 @@ export function run(cpu: Cpu, budget: number): Exit {
       }
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
+      // The faulting instruction does not retire; the ones before it did.
       k--;
       cpu.eip = insns[k]!.eip;
       cpu.icount += k;
       left -= k;
+      prev = null;
       cpu.brk = false;
       if (!raiseException(cpu, e)) return Exit.TRIPLE_FAULT;
       if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
@@ -117,17 +195,12 @@ export function run(cpu: Cpu, budget: number): Exit {
     }
     cpu.icount += k;
     left -= k;
-    if (single) {
-      cpu.intShadow = false;
-      if (tf && k === 1 && cpu.exitReason === Exit.BUDGET) {
-        // Single-step trap after the instruction (SDM vol. 3B §17.3.1.4).
-        cpu.dr[6] = cpu.dr[6]! | 0x4000;
-        if (!raiseException(cpu, new CpuFault(Vec.DB))) return Exit.TRIPLE_FAULT;
-      }
-    }
     if (cpu.brk) {
+      prev = null;
       cpu.brk = false;
       if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
+    } else {
+      prev = k === len ? block : null;
     }
   }
   return Exit.BUDGET;

@@ -48,6 +48,12 @@ export const enum D {
   LOCKABLE = 8,
   /** Operand size is fixed (byte or irrelevant): no 0x66 variant. */
   BYTE = 16,
+  /**
+   * ModRM.mod is ignored: r/m always names a general register and no SIB or
+   * displacement follows (MOV to/from CRn/DRn, SDM vol. 2 "MOV—Move to/from
+   * Control Registers"). The decoder treats the byte as if mod were 3.
+   */
+  MOD_REG = 32,
 }
 
 /** One instruction form of the opcode table. */
@@ -61,6 +67,13 @@ export interface OpDef {
   /** Semantics with a 16-bit operand size (0x66 in 32-bit code). */
   readonly exec16?: ExecFn;
   readonly flags?: number;
+  /**
+   * Purely descriptive operand shapes for the disassembler, comma-separated
+   * in Intel SDM vol. 2 appendix A notation ('Ev,Gv', 'Gv,Ev', 'Eb,Ib',
+   * 'Jz', 'eAX', ...); see disasm.ts for the accepted codes. Absent: the
+   * disassembler falls back to its own opcode map, then to raw bytes.
+   */
+  readonly operands?: string;
 }
 
 /**

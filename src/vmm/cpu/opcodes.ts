@@ -17,10 +17,11 @@ import * as stack from './families/stack.js';
 import * as misc from './families/misc.js';
 import * as fpu from './families/fpu.js';
 import * as system from './families/system.js';
+import * as sysregs from './families/sysregs.js';
 
 function build(): OpTable {
   const t = new OpTable();
-  for (const family of [alu, mov, control, muldiv, shift, bits, string, stack, misc, fpu, system]) {
+  for (const family of [alu, mov, control, muldiv, shift, bits, string, stack, misc, fpu, system, sysregs]) {
     family.register(t);
   }
   return t;

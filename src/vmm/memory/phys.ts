@@ -5,12 +5,18 @@
  * RAM (rust-vmm `vm-memory` style). Every accessor is bounds-checked:
  * reads beyond RAM return all-ones (as unbacked bus cycles do on real
  * hardware) and writes beyond RAM are dropped. Nothing a guest does can make
- * these functions throw.
+ * these functions throw: an address that is not a non-negative integer below
+ * 2^32 (negative, NaN, fractional, huge) is treated as unbacked, and byte
+ * counts are clamped (see `readBytes`).
  *
  * Besides RAM the buffer may hold `extraPages` frames above `ramPages` that
  * belong to the hypervisor (shared_info, grant frames, M2P, ...): they are
  * addressable by the VMM and can be mapped into a PV guest, but they are not
  * reported to the guest as RAM.
+ *
+ * Self-modifying code: every write path consults `codePages` first and
+ * reports writes to frames holding decoded code through `codeListener`
+ * *before* the bytes change (see cpu/blocks.ts).
  */
 
 /** A guest-physical byte address. */
@@ -18,7 +24,9 @@ export type Gpa = number & { readonly __brand?: 'Gpa' };
 /** A guest page frame number (physical address >> 12). */
 export type Pfn = number & { readonly __brand?: 'Pfn' };
 
+/** Bytes per page frame. */
 export const PAGE_SIZE = 4096;
+/** log2(PAGE_SIZE). */
 export const PAGE_SHIFT = 12;
 
 /** Thrown only for VMM programming errors (a host error, never a guest one). */
@@ -34,6 +42,7 @@ export interface CodeWriteListener {
   onCodePageWrite(pfn: number): void;
 }
 
+/** Guest RAM plus hypervisor-owned frames, with bounds-checked accessors. */
 export class PhysMemory {
   /** Total bytes (RAM plus hypervisor-owned frames). */
   readonly size: number;
@@ -41,7 +50,9 @@ export class PhysMemory {
   readonly ramPages: number;
   /** Frames above RAM owned by the hypervisor. */
   readonly extraPages: number;
+  /** The whole buffer as bytes (the CPU's TLB fast paths index it directly). */
   readonly u8: Uint8Array;
+  /** The whole buffer as a little-endian DataView over the same bytes. */
   readonly dv: DataView;
   /**
    * Per-frame count of cached code blocks decoded from that frame. A write
@@ -49,11 +60,15 @@ export class PhysMemory {
    * blocks are invalidated before the new bytes can be executed.
    */
   readonly codePages: Uint8Array;
+  /** Who to tell about writes to code frames (the CPU's block cache). */
   codeListener: CodeWriteListener | null = null;
 
   constructor(ramBytes: number, extraPages = 0) {
     if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % PAGE_SIZE !== 0) {
       throw new MemoryConfigError(`guest RAM size must be a positive multiple of 4096 bytes, got ${ramBytes}`);
+    }
+    if (!Number.isInteger(extraPages) || extraPages < 0) {
+      throw new MemoryConfigError(`extra page count must be a non-negative integer, got ${extraPages}`);
     }
     const total = ramBytes + extraPages * PAGE_SIZE;
     if (total > 0x7000_0000) {
@@ -69,7 +84,7 @@ export class PhysMemory {
 
   /** True when [pa, pa+len) lies entirely inside the buffer. */
   contains(pa: number, len: number): boolean {
-    return pa >= 0 && len >= 0 && pa + len <= this.size && Number.isSafeInteger(pa);
+    return Number.isSafeInteger(pa) && Number.isSafeInteger(len) && pa >= 0 && len >= 0 && pa + len <= this.size;
   }
 
   /** True when pfn is a frame of the buffer (RAM or hypervisor-owned). */
@@ -77,14 +92,24 @@ export class PhysMemory {
     return Number.isInteger(pfn) && pfn >= 0 && pfn < this.size / PAGE_SIZE;
   }
 
+  // The scalar accessors test `(pa >>> 0) === pa`: true exactly for integers
+  // in [0, 2^32), so one compare rejects negative, NaN, fractional and huge
+  // addresses before the upper-bound check (size < 2^31, so `pa + n` cannot
+  // overflow the safe-integer range either).
+
+  /** Read a byte; 0xff outside memory. */
   read8(pa: number): number {
-    return pa >= 0 && pa < this.size ? this.u8[pa]! : 0xff;
+    return (pa >>> 0) === pa && pa < this.size ? this.u8[pa]! : 0xff;
   }
+  /** Read a little-endian 16-bit value (unsigned); missing bytes read 0xff. */
   read16(pa: number): number {
-    return pa >= 0 && pa + 2 <= this.size ? this.dv.getUint16(pa, true) : (this.read8(pa) | (this.read8(pa + 1) << 8));
+    return (pa >>> 0) === pa && pa + 2 <= this.size
+      ? this.dv.getUint16(pa, true)
+      : (this.read8(pa) | (this.read8(pa + 1) << 8));
   }
+  /** Read a little-endian 32-bit value (as a signed int32); missing bytes read 0xff. */
   read32(pa: number): number {
-    return pa >= 0 && pa + 4 <= this.size
+    return (pa >>> 0) === pa && pa + 4 <= this.size
       ? this.dv.getInt32(pa, true)
       : (this.read16(pa) | (this.read16(pa + 2) << 16));
   }
@@ -95,23 +120,27 @@ export class PhysMemory {
     return (hi << 32n) | lo;
   }
 
+  /** Write a byte; dropped outside memory. */
   write8(pa: number, v: number): void {
-    if (pa >= 0 && pa < this.size) {
+    if ((pa >>> 0) === pa && pa < this.size) {
       if (this.codePages[pa >>> 12] !== 0) this.noteWrite(pa >>> 12);
       this.u8[pa] = v;
     }
   }
+  /** Write a little-endian 16-bit value; bytes outside memory are dropped. */
   write16(pa: number, v: number): void {
-    if (pa >= 0 && pa + 2 <= this.size && (pa & 0xfff) <= 0xffe) {
+    if ((pa >>> 0) === pa && pa + 2 <= this.size && (pa & 0xfff) <= 0xffe) {
       if (this.codePages[pa >>> 12] !== 0) this.noteWrite(pa >>> 12);
       this.dv.setUint16(pa, v, true);
     } else {
+      // Crosses a frame (both frames' code marks must be checked) or memory's end.
       this.write8(pa, v & 0xff);
       this.write8(pa + 1, (v >>> 8) & 0xff);
     }
   }
+  /** Write a little-endian 32-bit value; bytes outside memory are dropped. */
   write32(pa: number, v: number): void {
-    if (pa >= 0 && pa + 4 <= this.size && (pa & 0xfff) <= 0xffc) {
+    if ((pa >>> 0) === pa && pa + 4 <= this.size && (pa & 0xfff) <= 0xffc) {
       if (this.codePages[pa >>> 12] !== 0) this.noteWrite(pa >>> 12);
       this.dv.setInt32(pa, v, true);
     } else {
@@ -119,33 +148,43 @@ export class PhysMemory {
       this.write16(pa + 2, (v >>> 16) & 0xffff);
     }
   }
+  /** Write a 64-bit value given as a bigint (low 64 bits are used). */
   write64(pa: number, v: bigint): void {
     this.write32(pa, Number(v & 0xffff_ffffn) | 0);
     this.write32(pa + 4, Number((v >> 32n) & 0xffff_ffffn) | 0);
   }
 
-  /** Copy out `len` bytes; bytes beyond memory read as 0xff. Never throws. */
+  /**
+   * Copy out `len` bytes; bytes beyond memory read as 0xff. Never throws:
+   * a `len` that is not a non-negative integer copies nothing, and a length
+   * above the memory size is clamped to it (no request can usefully read
+   * more), so the result's length is the clamped `len`.
+   */
   readBytes(pa: number, len: number): Uint8Array {
-    const out = new Uint8Array(len).fill(0xff);
-    if (pa < this.size && pa + len > 0) {
+    const n = clampLen(len, this.size);
+    const out = new Uint8Array(n).fill(0xff);
+    if (!Number.isSafeInteger(pa)) return out;
+    if (pa < this.size && pa + n > 0) {
       const start = Math.max(pa, 0);
-      const end = Math.min(pa + len, this.size);
+      const end = Math.min(pa + n, this.size);
       out.set(this.u8.subarray(start, end), start - pa);
     }
     return out;
   }
 
-  /** Copy `data` in; bytes beyond memory are dropped. Never throws. */
+  /** Copy `data` in; bytes beyond memory (or at a non-integer address) are dropped. Never throws. */
   writeBytes(pa: number, data: Uint8Array): void {
-    if (pa >= this.size || pa + data.length <= 0) return;
+    if (!Number.isSafeInteger(pa) || pa >= this.size || pa + data.length <= 0) return;
     const start = Math.max(pa, 0);
     const end = Math.min(pa + data.length, this.size);
+    // Invalidate decoded code before the bytes change.
     for (let p = start >>> 12; p <= (end - 1) >>> 12; p++) if (this.codePages[p] !== 0) this.noteWrite(p);
     this.u8.set(data.subarray(start - pa, end - pa), start);
   }
 
-  /** Zero-fill a range (clipped to memory). */
+  /** Fill a range with `value` (default 0), clipped to memory. Never throws. */
   fill(pa: number, len: number, value = 0): void {
+    if (!Number.isSafeInteger(pa) || !Number.isSafeInteger(len)) return;
     const start = Math.max(pa, 0);
     const end = Math.min(pa + len, this.size);
     if (end <= start) return;
@@ -157,4 +196,10 @@ export class PhysMemory {
   noteWrite(pfn: number): void {
     this.codeListener?.onCodePageWrite(pfn);
   }
+}
+
+/** A byte count as a usable length: 0 unless a non-negative integer, at most `max`. */
+function clampLen(len: number, max: number): number {
+  if (!Number.isSafeInteger(len) || len <= 0) return 0;
+  return len > max ? max : len;
 }

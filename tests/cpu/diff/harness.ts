@@ -29,6 +29,10 @@ import { createCpu, enterFlatMode } from '../../../src/vmm/cpu/index.js';
 import { Cpu, Exit, IntKind, type Delivery } from '../../../src/vmm/cpu/cpu.js';
 import { run } from '../../../src/vmm/cpu/exec.js';
 import { readEflags } from '../../../src/vmm/cpu/flags.js';
+import { SA, Seg } from '../../../src/vmm/cpu/cpu.js';
+import { vectorHasErrorCode } from '../../../src/vmm/cpu/fault.js';
+import { encodeSegment } from '../../../src/vmm/cpu/descriptor.js';
+import { IdtDelivery } from '../../../src/vmm/cpu/interrupts.js';
 
 export const TEXT_BASE = 0x100000;
 export const DATA_BASE = 0x300000;
@@ -359,9 +363,105 @@ class StopDelivery implements Delivery {
   }
 }
 
+// --- EmuOptions.linux: real descriptor tables shaped like the host's -----------
+
+/** Where `linux` mode keeps its tables: below 16 MiB (PAE identity map), clear of the ELF and of 0xf00000+. */
+const LNX_GDT = 0xe00000, LNX_IDT = 0xe01000, LNX_TSS = 0xe02000, LNX_HANDLER = 0xe08000, LNX_STACK0 = 0xe10000;
+
+/**
+ * Build a GDT, IDT and TSS that behave like an x86-64 Linux host's towards
+ * a 32-bit process (checked natively): GDT limit 0x7f; 0x08/0x10 kernel
+ * code and 0x18 kernel data (DPL 0); 0x23 ring-3 32-bit code, 0x2b ring-3
+ * data, 0x33 ring-3 (64-bit) code, all flat; 0x40 a busy TSS; 0x7b the
+ * CPUNODE segment (DPL 3 read-only expand-down data, limit 0); every other
+ * entry empty. IDT: 256 present 32-bit interrupt gates into ring 0, DPL 3
+ * only for 3 (#BP), 4 (#OF) and 0x80. TR points at the TSS (SS0 = 0x18).
+ */
+function linuxMachine(cpu: Cpu, mem: PhysMemory): void {
+  mem.fill(LNX_GDT, 0x3000, 0);
+  const seg = (index: number, base: number, limit: number, access: number, flags4: number): void => {
+    const [lo, hi] = encodeSegment(base, limit, access, flags4);
+    mem.write32(LNX_GDT + index * 8, lo);
+    mem.write32(LNX_GDT + index * 8 + 4, hi);
+  };
+  seg(1, 0, 0xfffff, 0x9b, 0xc);
+  seg(2, 0, 0xfffff, 0x9b, 0xa);
+  seg(3, 0, 0xfffff, 0x93, 0xc);
+  seg(4, 0, 0xfffff, 0xfb, 0xc);
+  seg(5, 0, 0xfffff, 0xf3, 0xc);
+  seg(6, 0, 0xfffff, 0xfb, 0xa);
+  seg(8, LNX_TSS, 0x67, 0x8b, 0);
+  seg(15, 0, 0, 0xf5, 0x4);
+  for (let v = 0; v < 256; v++) {
+    const dpl = v === 3 || v === 4 || v === 0x80 ? 3 : 0;
+    mem.write32(LNX_IDT + v * 8, (LNX_HANDLER & 0xffff) | (0x08 << 16));
+    mem.write32(LNX_IDT + v * 8 + 4, ((LNX_HANDLER & 0xffff0000) | 0x8e00 | (dpl << 13)) | 0);
+  }
+  mem.write8(LNX_HANDLER, 0xf4);
+  mem.write32(LNX_TSS + 4, LNX_STACK0);
+  mem.write32(LNX_TSS + 8, 0x18);
+  cpu.gdtrBase = LNX_GDT;
+  cpu.gdtrLimit = 0x7f;
+  cpu.idtrBase = LNX_IDT;
+  cpu.idtrLimit = 0x7ff;
+  cpu.loadSegCache(Seg.TR, 0x40, LNX_TSS, 0x67, 0x8b);
+  cpu.loadSegCache(Seg.LDTR, 0, 0, 0, SA.NULL);
+  linuxUser(cpu);
+}
+
+/** Enter the Linux user context: CPL 3, CS 0x23, DS/ES/SS 0x2b, FS/GS null (as the host's are). */
+function linuxUser(cpu: Cpu): void {
+  enterFlatMode(cpu, 3, { cs: 0x23, ds: 0x2b });
+  cpu.loadSegCache(Seg.FS, 0, 0, 0, SA.NULL);
+  cpu.loadSegCache(Seg.GS, 0, 0, 0, SA.NULL);
+}
+
+/**
+ * Delivery for `linux` mode: the real IdtDelivery takes the event (its
+ * checks raise the #GP/#NP/... the host raises), then the frame it pushed on
+ * the ring-0 stack is read back — vector, error code, EIP, EFLAGS and ESP as
+ * Linux's signal handler would see them — and the ring-3 context is put
+ * back so the usual result record describes it.
+ */
+class LinuxDelivery implements Delivery {
+  private readonly idt = new IdtDelivery();
+  constructor(private readonly stop: StopDelivery, private readonly mem: PhysMemory) {}
+  deliver(cpu: Cpu, vector: number, kind: IntKind, errorCode: number): void {
+    this.idt.deliver(cpu, vector, kind, errorCode);
+    let sp = cpu.r32[4]! >>> 0; // ring-0 SS is flat
+    let err = 0;
+    if (kind === IntKind.EXCEPTION && vectorHasErrorCode(vector)) {
+      err = this.mem.read32(sp) >>> 0;
+      sp += 4;
+    }
+    const eip = this.mem.read32(sp), eflags = this.mem.read32(sp + 8), esp = this.mem.read32(sp + 12);
+    linuxUser(cpu);
+    cpu.eip = eip;
+    cpu.r32[4] = esp;
+    cpu.flags = eflags;
+    cpu.lfLazy = 0;
+    this.stop.vector = vector;
+    this.stop.err = err;
+    cpu.requestExit(Exit.STOPPED);
+  }
+}
+
 export interface EmuOptions {
   /** Run with PAE paging on (identity map, user pages). */
   paging?: boolean;
+  /**
+   * Give the emulator descriptor tables like the Linux host's (see
+   * `linuxMachine`) and deliver events through the real IdtDelivery, so
+   * segment loads, far transfers and INT n fault exactly as natively.
+   * Each case starts in the Linux user context.
+   */
+  linux?: boolean;
+  /**
+   * Extra machine setup after the CPU is in flat CPL-3 mode (and paging is
+   * on, if asked): e.g. a GDT mirroring the host's for LAR/LSL/VERR/VERW.
+   * Memory below 16 MiB that the ELF does not use (0xf00000-0xffffff) is free.
+   */
+  setup?: (cpu: Cpu, mem: PhysMemory) => void;
 }
 
 /** Run every case in the emulator over the same ELF. */
@@ -371,11 +471,17 @@ export function runEmulated(built: Built, cases: DiffCase[], opts: EmuOptions = 
   const cpu = createCpu(mem, { delivery: stop });
   enterFlatMode(cpu, 3, { cs: 0x23, ds: 0x2b });
   if (opts.paging) identityPae(cpu, mem);
+  opts.setup?.(cpu, mem);
+  if (opts.linux) {
+    linuxMachine(cpu, mem);
+    cpu.delivery = new LinuxDelivery(stop, mem);
+  }
   const results: CaseResult[] = [];
   cases.forEach((c, k) => {
     const img = new Uint8Array(SCRATCH_SIZE);
     if (c.mem) img.set(c.mem.subarray(0, SCRATCH_SIZE));
     mem.writeBytes(SCRATCH, img);
+    if (opts.linux) linuxUser(cpu);
     REGS.forEach((name, idx) => { cpu.r32[idx] = c.regs?.[name] ?? (name === 'esp' ? DEFAULT_ESP : 0); });
     cpu.flags = ((c.eflags ?? 0) & 0xcd5) | 0x202;
     cpu.lfLazy = 0;

@@ -9,7 +9,7 @@
  */
 import { Seg } from '../cpu.js';
 import { CpuFault, Vec } from '../fault.js';
-import { testCC } from '../flags.js';
+import { getZF, testCC } from '../flags.js';
 import { D, Imm, type ExecFn } from '../insn.js';
 import { peekStack16, peekStack32, pop16, pop32, push16, push32, rmRead16, rmRead32 } from '../operands.js';
 import type { Cpu } from '../cpu.js';
@@ -78,12 +78,42 @@ export function register(t: OpTable): void {
     releaseStack(c, extra);
     c.eip = target;
   };
+  // LOOP/LOOPE/LOOPNE (E2/E1/E0) and JCXZ/JECXZ (E3): the counter is CX
+  // with a 16-bit address size, else ECX; the operand size only truncates
+  // the target (done by the decoder). The decremented count is written only
+  // after the target passed the CS-limit check, so a #GP leaves ECX intact.
+  t.op(0xe2, { name: 'loop', imm: Imm.J8, exec: makeLoop(0), flags: D.ENDS });
+  t.op(0xe1, { name: 'loope', imm: Imm.J8, exec: makeLoop(1), flags: D.ENDS });
+  t.op(0xe0, { name: 'loopne', imm: Imm.J8, exec: makeLoop(2), flags: D.ENDS });
+  t.op(0xe3, {
+    name: 'jecxz', imm: Imm.J8, flags: D.ENDS,
+    exec: (c, i) => { if ((i.a16 ? c.r16[2]! : c.r32[1]!) === 0) jumpNear(c, i.target); },
+  });
   t.op(0xc3, { name: 'ret', flags: D.ENDS, exec: (c) => { ret32(c, 0); }, exec16: (c) => { ret16(c, 0); } });
   t.op(0xc2, {
     name: 'ret', imm: Imm.W, flags: D.ENDS,
     exec: (c, i) => { ret32(c, i.imm); },
     exec16: (c, i) => { ret16(c, i.imm); },
   });
+}
+
+/**
+ * LOOP family exec: `kind` 0 = LOOP (count only), 1 = LOOPE (also ZF = 1),
+ * 2 = LOOPNE (also ZF = 0). SDM vol. 2A LOOP/LOOPcc.
+ */
+function makeLoop(kind: number): ExecFn {
+  return (c, i) => {
+    const z = kind === 0 ? true : kind === 1 ? getZF(c) : !getZF(c);
+    if (i.a16) {
+      const n = (c.r16[2]! - 1) & 0xffff;
+      if (n !== 0 && z) jumpNear(c, i.target);
+      c.r16[2] = n;
+    } else {
+      const n = (c.r32[1]! - 1) | 0;
+      if (n !== 0 && z) jumpNear(c, i.target);
+      c.r32[1] = n;
+    }
+  };
 }
 
 /** Add `n` to the stack pointer (ESP or SP by the stack size). */
