@@ -160,6 +160,18 @@ describe('single-step (EFLAGS.TF, SDM 3A §17.3.1.4)', () => {
     expect(m.cpu.r32[3]).toBe(2);
   });
 
+  it('no #DB after an instruction that delivered an event itself (INT n): entering the handler discards it', () => {
+    const m = machine();
+    load(m.cpu, asm('  int $0x80\n  movl $1, %eax\n  hlt', CODE), CODE);
+    m.cpu.flags |= TF;
+    m.rec.onEvent = () => true; // "deliver" and carry on at the next instruction
+    expect(run(m.cpu, 2)).toBe(Exit.BUDGET);
+    expect(m.rec.events.map((e) => [e.vector, e.kind, e.eip])).toEqual([
+      [0x80, IntKind.SOFTWARE, CODE + 2], [1, IntKind.EXCEPTION, CODE + 7],
+    ]);
+    expect(m.cpu.delivery).toBe(m.rec);
+  });
+
   it('steps one instruction per run when the delivery stops the loop', () => {
     const m = machine();
     load(m.cpu, asm(LAP, CODE), CODE);

@@ -293,4 +293,76 @@ describe('block reuse', () => {
     expect(m.cpu.r32[0]).toBe(400);
     expect(m.cpu.blocks.decodedBlocks).toBeLessThanOrEqual(7);
   });
+
+  it('stays correct with more linear aliases of one frame than it keeps blocks for, also after a code write', () => {
+    const m = machine();
+    const pt = new PtPae(m.mem);
+    pt.map(0x100000, 0x100000, P | RW);
+    pt.map(0x9000, 0x9000, P | RW);
+    const ALIASES = 9;
+    for (let k = 0; k < ALIASES; k++) pt.map(0x800000 + k * 0x1000, 0x200000, P | RW);
+    pt.enable(m.cpu);
+    m.cpu.r32[4] = 0xa000;
+    m.mem.writeBytes(0x200000, asm('  addl $1, %eax\n  ret', 0));
+    const calls = Array.from({ length: ALIASES }, (_, k) => `  call ${0x800000 + k * 0x1000}`).join('\n');
+    load(m.cpu, asm(`  movl $20, %ecx\n1:\n${calls}\n  decl %ecx\n  jnz 1b\n  hlt`, CODE), CODE);
+    expect(run(m.cpu, 100_000)).toBe(Exit.HLT);
+    expect(m.cpu.r32[0]).toBe(20 * ALIASES);
+    m.mem.write8(0x200002, 3); // addl $3 from now on, whichever alias runs it
+    m.cpu.eip = CODE;
+    m.cpu.halted = false;
+    m.cpu.r32[0] = 0;
+    expect(run(m.cpu, 100_000)).toBe(Exit.HLT);
+    expect(m.cpu.r32[0]).toBe(3 * 20 * ALIASES);
+  });
+
+  it('clear() kills every block and link: new bytes written afterwards are executed', () => {
+    const m = machine();
+    m.cpu.r32[4] = 0x8000;
+    load(m.cpu, asm('  movl $5, %ecx\n1:\n  call 2f\n  decl %ecx\n  jnz 1b\n  hlt\n2:\n  movl $1, %eax\n  ret', CODE), CODE);
+    expect(run(m.cpu, 1000)).toBe(Exit.HLT);
+    const sub = CODE + 14; // movl $5 (5), call (5), decl (1), jnz (2), hlt (1)
+    expect(m.mem.read8(sub)).toBe(0xb8);
+    m.cpu.blocks.clear();
+    expect(m.cpu.blocks.size).toBe(0);
+    expect(m.mem.codePages.every((c) => c === 0)).toBe(true);
+    m.mem.write8(sub + 1, 7); // no code marks now: nobody is told
+    m.cpu.eip = CODE;
+    m.cpu.halted = false;
+    expect(run(m.cpu, 1000)).toBe(Exit.HLT);
+    expect(m.cpu.r32[0]).toBe(7);
+  });
+
+  it('clear() from a host callback in the middle of a run leaves no stale block reachable', () => {
+    const m = machine();
+    m.cpu.r32[4] = 0x8000;
+    load(m.cpu, asm(`
+  movl $3, %ecx
+  xorl %edi, %edi
+1:
+  call 2f
+  addl %eax, %edi
+  outb %al, $0x80
+  decl %ecx
+  jnz 1b
+  hlt
+2:
+  movl $1, %eax
+  ret`, CODE), CODE);
+    const sub = CODE + 0x14; // b9.. 31ff e8.. 01c7 e680 49 75f4 f4 | b8 01000000 c3
+    expect(m.mem.read8(sub)).toBe(0xb8);
+    let outs = 0;
+    m.cpu.host = {
+      ...m.cpu.host,
+      ioOut: () => {
+        if (++outs !== 2) return;
+        // A VMM reset of the block cache, then a write nobody is told about.
+        m.cpu.blocks.clear();
+        m.mem.write8(sub + 1, 7);
+      },
+    };
+    expect(run(m.cpu, 1000)).toBe(Exit.HLT);
+    expect(m.cpu.r32[7]).toBe(1 + 1 + 7);
+  });
 });
+

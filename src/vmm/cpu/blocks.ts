@@ -271,8 +271,11 @@ export class BlockCache implements CodeWriteListener {
   }
 
   /**
-   * Drop every block (reset, new kernel, capacity). Code marks are cleared;
-   * TLB entries that lost write permission regain it on their next write walk.
+   * Drop every block (reset, new kernel, capacity). Code marks are cleared,
+   * so later writes are no longer reported: every block is marked invalid
+   * (links to it die) and the current block ends after the current
+   * instruction. TLB entries that lost write permission regain it on their
+   * next write walk.
    */
   clear(): void {
     for (const head of this.map.values()) {
@@ -281,6 +284,7 @@ export class BlockCache implements CodeWriteListener {
     this.map.clear();
     this.byPage.fill(undefined);
     this.cpu.mem.codePages.fill(0);
+    this.cpu.brk = true;
   }
 
   /** Number of distinct physical addresses with cached blocks. */

@@ -18,8 +18,12 @@
  *
  * Instructions that must be observed one at a time run alone:
  *  - EFLAGS.TF set before an instruction: a single-step #DB trap follows it
- *    (SDM vol. 3A §17.3.1.4; DR6.BS is set). Not after an instruction that
- *    faulted (the fault is delivered instead) or that ended the run.
+ *    (SDM vol. 3A §17.3.1.4; DR6.BS is set), also when the instruction
+ *    cleared TF (POPF, IRET). Not after an instruction that faulted (the
+ *    fault is delivered instead), that delivered an event itself (INT n,
+ *    INTO, INT3: entering a handler discards the pending trap, which
+ *    resumes on return since TF is restored by IRET), or that ended the run.
+ *    Limitation: the debug-trap shadow of MOV SS / POP SS is not modelled.
  *  - an interrupt shadow (STI, MOV SS, POP SS): the shadow covers exactly
  *    the next instruction, so `cpu.intShadow` is cleared as that instruction
  *    starts (it may set it again) and on any fault delivery. An instruction
@@ -34,7 +38,7 @@
  * instruction. A Delivery must make progress or request an exit: an event
  * that leaves the CPU where it was would be delivered forever.
  */
-import { Cpu, Exit, IntKind } from './cpu.js';
+import { Cpu, Exit, IntKind, type Delivery } from './cpu.js';
 import { CpuFault, Vec } from './fault.js';
 import { TF } from './flags.js';
 import type { Block } from './blocks.js';
@@ -102,6 +106,16 @@ export function raiseInterrupt(cpu: Cpu, vector: number, kind: IntKind): boolean
 /** Result of `stepOne` that means "keep running". */
 const CONTINUE = -1;
 
+/** Wraps the CPU's delivery while one instruction is single-stepped, to see whether it delivered an event. */
+class WatchDelivery implements Delivery {
+  delivered = false;
+  constructor(readonly inner: Delivery) {}
+  deliver(cpu: Cpu, vector: number, kind: IntKind, errorCode: number): void {
+    this.delivered = true;
+    this.inner.deliver(cpu, vector, kind, errorCode);
+  }
+}
+
 /**
  * Run the first instruction of `block` alone (TF or interrupt shadow), with
  * the single-step trap after it. Returns CONTINUE or an Exit.
@@ -110,19 +124,26 @@ function stepOne(cpu: Cpu, block: Block): number {
   const tf = (cpu.flags & TF) !== 0;
   const i = block.insns[0]!;
   cpu.intShadow = false; // the shadow covers this instruction only
+  const watch = tf ? new WatchDelivery(cpu.delivery) : null;
   try {
+    if (watch !== null) cpu.delivery = watch;
     cpu.eip = i.next;
     i.exec(cpu, i);
   } catch (e) {
+    if (watch !== null && cpu.delivery === watch) cpu.delivery = watch.inner;
     if (!(e instanceof CpuFault)) throw e;
     cpu.eip = i.eip;
     cpu.brk = false;
     if (!raiseException(cpu, e)) return Exit.TRIPLE_FAULT;
-    return cpu.exitReason !== Exit.BUDGET ? cpu.exitReason : CONTINUE;
+    if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
+    cpu.brk = false;
+    return CONTINUE;
   }
+  // Restore the delivery unless the instruction itself installed a new one.
+  if (watch !== null && cpu.delivery === watch) cpu.delivery = watch.inner;
   cpu.icount++;
   if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
-  if (tf) {
+  if (watch !== null && !watch.delivered) {
     // Single-step trap after the instruction: EIP already names the next one.
     cpu.dr[6] = cpu.dr[6]! | 0x4000;
     if (!raiseException(cpu, new CpuFault(Vec.DB))) return Exit.TRIPLE_FAULT;
@@ -156,6 +177,7 @@ export function run(cpu: Cpu, budget: number): Exit {
       cpu.brk = false;
       if (!raiseException(cpu, e)) return Exit.TRIPLE_FAULT;
       if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
+      cpu.brk = false; // the delivery's CS load: the next lookup starts afresh anyway
       continue;
     }
 
@@ -191,6 +213,7 @@ export function run(cpu: Cpu, budget: number): Exit {
       cpu.brk = false;
       if (!raiseException(cpu, e)) return Exit.TRIPLE_FAULT;
       if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
+      cpu.brk = false;
       continue;
     }
     cpu.icount += k;

@@ -55,9 +55,9 @@ export class PhysMemory {
   /** The whole buffer as a little-endian DataView over the same bytes. */
   readonly dv: DataView;
   /**
-   * Per-frame count of cached code blocks decoded from that frame. A write
-   * to a frame with a non-zero count must go through `noteWrite` so the
-   * blocks are invalidated before the new bytes can be executed.
+   * Per-frame mark (0/1): the CPU holds decoded blocks from that frame. A
+   * write to a marked frame goes through `noteWrite` first, so the blocks
+   * are invalidated before the new bytes can be executed.
    */
   readonly codePages: Uint8Array;
   /** Who to tell about writes to code frames (the CPU's block cache). */
@@ -95,7 +95,9 @@ export class PhysMemory {
   // The scalar accessors test `(pa >>> 0) === pa`: true exactly for integers
   // in [0, 2^32), so one compare rejects negative, NaN, fractional and huge
   // addresses before the upper-bound check (size < 2^31, so `pa + n` cannot
-  // overflow the safe-integer range either).
+  // overflow the safe-integer range either). Multi-byte accesses that fail
+  // the fast check go byte by byte — only for integer addresses: a
+  // fractional one could round onto RAM (5e-324 + 1 === 1).
 
   /** Read a byte; 0xff outside memory. */
   read8(pa: number): number {
@@ -103,18 +105,17 @@ export class PhysMemory {
   }
   /** Read a little-endian 16-bit value (unsigned); missing bytes read 0xff. */
   read16(pa: number): number {
-    return (pa >>> 0) === pa && pa + 2 <= this.size
-      ? this.dv.getUint16(pa, true)
-      : (this.read8(pa) | (this.read8(pa + 1) << 8));
+    if ((pa >>> 0) === pa && pa + 2 <= this.size) return this.dv.getUint16(pa, true);
+    return Number.isSafeInteger(pa) ? this.read8(pa) | (this.read8(pa + 1) << 8) : 0xffff;
   }
   /** Read a little-endian 32-bit value (as a signed int32); missing bytes read 0xff. */
   read32(pa: number): number {
-    return (pa >>> 0) === pa && pa + 4 <= this.size
-      ? this.dv.getInt32(pa, true)
-      : (this.read16(pa) | (this.read16(pa + 2) << 16));
+    if ((pa >>> 0) === pa && pa + 4 <= this.size) return this.dv.getInt32(pa, true);
+    return Number.isSafeInteger(pa) ? this.read16(pa) | (this.read16(pa + 2) << 16) : -1;
   }
   /** 64-bit read as a bigint (page-table entries, hypercall structs). */
   read64(pa: number): bigint {
+    if (!Number.isSafeInteger(pa)) return 0xffff_ffff_ffff_ffffn;
     const lo = BigInt(this.read32(pa) >>> 0);
     const hi = BigInt(this.read32(pa + 4) >>> 0);
     return (hi << 32n) | lo;
@@ -132,7 +133,7 @@ export class PhysMemory {
     if ((pa >>> 0) === pa && pa + 2 <= this.size && (pa & 0xfff) <= 0xffe) {
       if (this.codePages[pa >>> 12] !== 0) this.noteWrite(pa >>> 12);
       this.dv.setUint16(pa, v, true);
-    } else {
+    } else if (Number.isSafeInteger(pa)) {
       // Crosses a frame (both frames' code marks must be checked) or memory's end.
       this.write8(pa, v & 0xff);
       this.write8(pa + 1, (v >>> 8) & 0xff);
@@ -143,13 +144,14 @@ export class PhysMemory {
     if ((pa >>> 0) === pa && pa + 4 <= this.size && (pa & 0xfff) <= 0xffc) {
       if (this.codePages[pa >>> 12] !== 0) this.noteWrite(pa >>> 12);
       this.dv.setInt32(pa, v, true);
-    } else {
+    } else if (Number.isSafeInteger(pa)) {
       this.write16(pa, v & 0xffff);
       this.write16(pa + 2, (v >>> 16) & 0xffff);
     }
   }
   /** Write a 64-bit value given as a bigint (low 64 bits are used). */
   write64(pa: number, v: bigint): void {
+    if (!Number.isSafeInteger(pa)) return;
     this.write32(pa, Number(v & 0xffff_ffffn) | 0);
     this.write32(pa + 4, Number((v >> 32n) & 0xffff_ffffn) | 0);
   }
