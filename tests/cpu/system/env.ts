@@ -12,11 +12,6 @@
  *   0x9000-0xa000  ring-1 stack
  *   0x10000 ring-0 code   0x20000 ring-3 code   0x30000 exception stubs
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PhysMemory } from '../../../src/vmm/memory/phys.js';
 import { createCpu } from '../../../src/vmm/cpu/index.js';
 import { Cpu, Exit, SA, Seg } from '../../../src/vmm/cpu/cpu.js';
@@ -43,24 +38,9 @@ export const ACC = {
 /** Gate types. */
 export const GATE = { CALL16: 4, TASK: 5, INT16: 6, TRAP16: 7, CALL32: 0xc, INT32: 0xe, TRAP32: 0xf } as const;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const buildDir = join(here, '..', '..', '.build', 'sys');
-
-/** Assemble 32-bit GNU as source into a flat binary whose first byte sits at `origin`. */
-export function asm(source: string, origin: number): Uint8Array {
-  const src = `.code32\n.globl _start\n_start:\n${source}\n`;
-  const hash = createHash('sha256').update(`${origin}\n${src}`).digest('hex').slice(0, 16);
-  const bin = join(buildDir, `${hash}.bin`);
-  if (!existsSync(bin)) {
-    mkdirSync(buildDir, { recursive: true });
-    const s = join(buildDir, `${hash}.s`), o = join(buildDir, `${hash}.o`);
-    writeFileSync(s, src);
-    execFileSync('as', ['--32', '-o', o, s], { stdio: ['ignore', 'pipe', 'pipe'] });
-    execFileSync('ld', ['-m', 'elf_i386', `-Ttext=0x${origin.toString(16)}`, '--oformat', 'binary', '-o', bin, o],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
-  }
-  return new Uint8Array(readFileSync(bin));
-}
+/** Assemble source linked at `origin` (the shared, cached assembler). */
+import { asm } from './fixture.js';
+export { asm };
 
 /** Encode a gate descriptor: [lo, hi]. */
 export function gateDesc(sel: number, offset: number, type: number, dpl: number, params = 0, present = true): [number, number] {

@@ -8,14 +8,11 @@
  * a tiny assembler wrapper (GNU as/ld, cached under tests/.build) so test
  * programs read as assembly rather than byte lists.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { asm as fixtureAsm, Recorder, type Event } from './fixture.js';
+export { Recorder, type Event };
 import { PhysMemory } from '../../../src/vmm/memory/phys.js';
 import { createCpu, enterFlatMode } from '../../../src/vmm/cpu/index.js';
-import { Cpu, Exit, IntKind, type CpuHost, type Delivery } from '../../../src/vmm/cpu/cpu.js';
+import { Cpu, Exit, type CpuHost } from '../../../src/vmm/cpu/cpu.js';
 import { run } from '../../../src/vmm/cpu/exec.js';
 import { encodeSegment } from '../../../src/vmm/cpu/descriptor.js';
 
@@ -38,24 +35,6 @@ export const SEL = {
 } as const;
 /** Byte limit of the standard GDT. */
 export const GDT_LIMIT = 0xaf;
-
-/** One recorded exception or interrupt. */
-export interface Event {
-  vector: number;
-  kind: IntKind;
-  errorCode: number;
-  eip: number;
-  cr2: number;
-}
-
-/** Records events and stops the run loop instead of delivering them. */
-export class Recorder implements Delivery {
-  readonly events: Event[] = [];
-  deliver(cpu: Cpu, vector: number, kind: IntKind, errorCode: number): void {
-    this.events.push({ vector, kind, errorCode, eip: cpu.eip >>> 0, cr2: cpu.cr2 >>> 0 });
-    cpu.requestExit(Exit.STOPPED);
-  }
-}
 
 /** One port or MSR access seen by FakeHost. */
 export interface Access {
@@ -160,23 +139,9 @@ export function makeEnv(): Env {
   return { mem, cpu, rec, host };
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const asmCache = join(here, '..', '..', '.build', 'sysregs-asm');
-
-/** Assemble 32-bit GNU as (AT&T) source linked at `origin`; returns the raw bytes. Cached. */
+/** Assemble source linked at `origin` (default CODE) with the shared, cached assembler. */
 export function asm(src: string, origin = CODE): Uint8Array {
-  const text = `  .text\n  .code32\n  .globl _start\n_start:\n${src}\n`;
-  const hash = createHash('sha256').update(`${origin}\n${text}`).digest('hex').slice(0, 16);
-  const bin = join(asmCache, `${hash}.bin`);
-  if (!existsSync(bin)) {
-    mkdirSync(asmCache, { recursive: true });
-    const s = join(asmCache, `${hash}.s`), o = join(asmCache, `${hash}.o`), elf = join(asmCache, `${hash}.elf`);
-    writeFileSync(s, text);
-    execFileSync('as', ['--32', '-o', o, s], { stdio: ['ignore', 'pipe', 'pipe'] });
-    execFileSync('ld', ['-m', 'elf_i386', '-Ttext', `0x${origin.toString(16)}`, '-e', '_start', '-o', elf, o], { stdio: ['ignore', 'pipe', 'pipe'] });
-    execFileSync('objcopy', ['-O', 'binary', '-j', '.text', elf, bin], { stdio: ['ignore', 'pipe', 'pipe'] });
-  }
-  return new Uint8Array(readFileSync(bin));
+  return fixtureAsm(src, origin);
 }
 
 export interface RunResult {
