@@ -145,6 +145,25 @@ export interface Delivery {
   deliver(cpu: Cpu, vector: number, kind: IntKind, errorCode: number): void;
 }
 
+/**
+ * Replaces the GDT as the source of descriptors for TI=0 selectors (Xen PV:
+ * the guest's `set_gdt` frames plus Xen's reserved entries). `offset` is
+ * the selector's byte offset (sel & 0xfff8). Fill `d` and return true, or
+ * return false when the entry lies beyond the table. The hook must return
+ * code/data descriptors with the accessed bit already set (it sets it in
+ * guest memory itself), so callers never write through `d.addr`.
+ */
+export interface GdtHook {
+  read(cpu: Cpu, offset: number, d: { lo: number; hi: number; addr: number }): boolean;
+}
+
+/**
+ * Translation of the hypervisor's linear range (Xen PV: at and above
+ * HYPERVISOR_VIRT_START): the guest's page tables are not consulted there.
+ * Returns a physical address, throws #PF, or (with `peek`) returns -1.
+ */
+export type HoleTranslate = (cpu: Cpu, la: number, acc: Acc, user: boolean, peek: boolean) => number;
+
 /** Why `run` returned (see exec.ts). */
 export const enum Exit {
   /** The instruction budget ran out. */
@@ -257,6 +276,11 @@ export class Cpu {
   host: CpuHost;
   delivery: Delivery;
   blocks!: BlockCache;
+  /** Xen PV descriptor source (null: the architectural GDT). */
+  gdtHook: GdtHook | null = null;
+  /** Linear addresses at or above `holeStart` (unsigned) translate through `holeTranslate` when paging is on. */
+  holeStart = 0x100000000;
+  holeTranslate: HoleTranslate | null = null;
 
   constructor(mem: PhysMemory, delivery: Delivery, host: CpuHost = NULL_HOST) {
     this.mem = mem;

@@ -57,6 +57,10 @@ export function fetchDescriptor(cpu: Cpu, sel: number): RawDescriptor | null {
     base = cpu.segBase[Seg.LDTR]!;
     limit = cpu.segLimit[Seg.LDTR]!;
   } else {
+    if (cpu.gdtHook !== null) {
+      const d = { lo: 0, hi: 0, addr: 0 };
+      return cpu.gdtHook.read(cpu, index, d) ? d : null;
+    }
     base = cpu.gdtrBase;
     limit = cpu.gdtrLimit;
   }

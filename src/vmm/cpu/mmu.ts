@@ -30,6 +30,9 @@
  * I/D — I/D only with PAE + NXE) and the faulting linear address, which the
  * delivery path writes to CR2.
  *
+ * The hypervisor's range (Cpu.holeStart and up, Xen PV) is translated by
+ * the VMM's hook instead of the guest's tables.
+ *
  * PAE top level (PDPTEs): Xen runs 32-bit PV guests under 64-bit paging, so
  * their L3 entries carry RW/U/A/D bits that native PAE PDPTEs reserve. We
  * treat the L3 like a long-mode PDPTE without its permissions: only P and
@@ -93,6 +96,7 @@ export function translate(cpu: Cpu, la: number, acc: Acc, user: boolean, peek = 
     }
     return la;
   }
+  if (la >= cpu.holeStart && cpu.holeTranslate !== null) return cpu.holeTranslate(cpu, la, acc, user, peek);
   return (cpu.cr4 & CR4_PAE) !== 0 ? walkPae(cpu, la, acc, user, peek) : walk32(cpu, la, acc, user, peek);
 }
 

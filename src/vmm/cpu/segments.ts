@@ -85,6 +85,7 @@ export function readDesc(cpu: Cpu, sel: number, d: Desc): boolean {
     base = cpu.segBase[Seg.LDTR]!;
     limit = cpu.segLimit[Seg.LDTR]!;
   } else {
+    if (cpu.gdtHook !== null) return cpu.gdtHook.read(cpu, index, d);
     base = cpu.gdtrBase;
     limit = cpu.gdtrLimit;
   }

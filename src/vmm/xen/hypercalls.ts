@@ -32,18 +32,21 @@ export interface HypercallCall {
 
 /**
  * A handler returns the value for EAX (negative errno on failure), or
- * `BLOCK` to suspend the vCPU (SCHEDOP_block/poll): the caller then
- * resumes it with the result set by whoever wakes it.
+ * `NO_RESULT` when it has set the vCPU's registers itself (the iret
+ * hypercall) and EAX must not be touched.
  */
 export type HypercallHandler = (call: HypercallCall) => number;
+
+/** Handler result meaning "registers already set; leave EAX alone". */
+export const NO_RESULT = 0x1_0000_0000;
 
 export interface HypercallDef {
   readonly nr: number;
   readonly name: string;
   readonly avail: Availability;
   readonly handler: HypercallHandler;
-  /** Optional formatter of the arguments for `--trace hypercalls`. */
-  readonly describe?: (args: readonly number[]) => string;
+  /** Optional formatter of the arguments for `--trace hypercalls` (may read guest memory; must not throw). */
+  readonly describe?: (args: readonly number[], guest: GuestAccess) => string;
 }
 
 export class HypercallTable {
