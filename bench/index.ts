@@ -18,10 +18,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuBenchmark } from './cpu.js';
+import { bootBenchmark } from './boot.js';
 import { BenchFailure, type BenchContext, type Benchmark, type Metric } from './types.js';
 
 /** Every benchmark, in the order they run. */
-export const BENCHMARKS: readonly Benchmark[] = [cpuBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [cpuBenchmark, bootBenchmark];
 
 const USAGE = `usage: npm run bench -- [options]
   --json          print one JSON object of all figures (progress goes to stderr)

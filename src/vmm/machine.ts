@@ -30,6 +30,7 @@ import { installHypervisorHole } from './xen/pv/hole.js';
 import { XenPlatform } from './xen/platform.js';
 import { registerHypercalls } from './xen/hypercalls/index.js';
 import { XEN_ERRNO } from './xen/abi/errno.js';
+import { ConsoleBackend, ConsoleMux } from './devices/console.js';
 
 /** Default guest memory: 64 MiB. */
 export const DEFAULT_MEMORY = 64 << 20;
@@ -63,6 +64,8 @@ export class Machine {
   readonly domain: Domain;
   readonly boot: BootState;
   exit: MachineExit | null = null;
+  /** The PV console page's backend (output side). */
+  readonly consoleBackend: ConsoleBackend;
 
   constructor(o: MachineOptions) {
     this.kernel = o.kernel;
@@ -85,6 +88,7 @@ export class Machine {
       dom.storePfn = pv.storePfn;
       this.cpu.delivery = new PvDelivery(dom);
       this.cpu.gdtHook = new PvGdt(dom);
+      this.cpu.cplFloor = 1;
       installHypervisorHole(dom);
       dom.vmAssist = 1 << 3; // VMASST_TYPE_pae_extended_cr3
       dom.pv.kernelSs = boot.dsSel;
@@ -98,6 +102,10 @@ export class Machine {
     }
     dom.consoleEvtchn = CONSOLE_EVTCHN;
     dom.storeEvtchn = STORE_EVTCHN;
+    // One screen for both console channels: the ring and console_io (see devices/console.ts).
+    const mux = new ConsoleMux(o.console);
+    dom.console = { write: (b) => mux.write(1, b) };
+    this.consoleBackend = new ConsoleBackend(this.mem, dom.consolePfn * 4096, (b) => mux.write(0, b));
     this.enter(this.boot);
   }
 
@@ -163,6 +171,7 @@ export class Machine {
       }
       if (dom.stop !== null) this.exit = dom.stop;
     }
+    if (this.exit !== null) this.pollDevices();
     return this.exit;
   }
 
@@ -174,6 +183,16 @@ export class Machine {
       if (r !== null) return r;
     }
     return this.exit;
+  }
+
+  /**
+   * Backend work: consume what the guest put in its rings. Run after every
+   * hypercall (yield, poll, block and EVTCHNOP_send are where guests wait
+   * for backends), at every slice end, and when the machine stops, so
+   * nothing the guest printed is lost.
+   */
+  pollDevices(): void {
+    this.consoleBackend.drain();
   }
 
   /** Service the hypercall the vCPU trapped with. */
@@ -193,6 +212,7 @@ export class Machine {
     if (dom.onHypercall !== null && def?.describe !== undefined) {
       try { detail = def.describe(args, dom.guest); } catch { detail = undefined; }
     }
+    this.pollDevices();
     dom.record({
       nr, name: dom.hypercalls.name(nr), args, result: result === NO_RESULT ? null : result, caller,
       ...(detail !== undefined ? { detail } : {}),

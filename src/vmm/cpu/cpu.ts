@@ -276,6 +276,12 @@ export class Cpu {
   host: CpuHost;
   delivery: Delivery;
   blocks!: BlockCache;
+  /**
+   * Lowest CPL a control transfer may enter (Xen PV: 1, ring 0 belongs to
+   * the hypervisor); a far call, interrupt or return that would go below it
+   * raises #GP(selector) instead.
+   */
+  cplFloor = 0;
   /** Xen PV descriptor source (null: the architectural GDT). */
   gdtHook: GdtHook | null = null;
   /** Linear addresses at or above `holeStart` (unsigned) translate through `holeTranslate` when paging is on. */

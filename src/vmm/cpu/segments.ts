@@ -262,6 +262,9 @@ function nullIfInaccessible(cpu: Cpu, seg: number, cpl: number): void {
  * `cpl` the current privilege level (TLB permission masks follow).
  */
 export function commitCS(cpu: Cpu, sel: number, d: Desc, cpl: number): void {
+  // A paravirtualised kernel never reaches the hypervisor's ring (Xen PV: ring 0
+  // is Xen's). Every path to a new CPL passes here; the guest gets #GP.
+  if (cpl < cpu.cplFloor) throw gp(sel & 0xfffc);
   loadCacheFrom(cpu, Seg.CS, (sel & 0xfffc) | cpl, d);
   cpu.setCpl(cpl);
 }

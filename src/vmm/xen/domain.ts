@@ -219,4 +219,40 @@ export class Domain {
     this.log.push(rec);
     this.onHypercall?.(rec);
   }
+
+  // --- state kept by the core hypercalls (sched, vcpu, hvm, evtchn) ------------
+  // Fields below are set by hypercalls/{sched,vcpu,hvm,evtchn}.ts. The events
+  // and time work makes them act (fire timers, wake blocked vCPUs, inject the
+  // upcall vector); until then they are only recorded.
+
+  /**
+   * Guest system time in ns (what vcpu_time_info.system_time and NOW() in Xen
+   * report). Placeholder virtual clock: one nanosecond per retired
+   * instruction; the time work replaces it with the real time source.
+   */
+  systemTimeNs: () => bigint = () => BigInt(this.cpu.icount);
+  /**
+   * VCPUOP_set_periodic_timer period in ns, 0 = stopped. registerVcpuHypercalls
+   * sets Xen's default: 10 ms for PV vCPUs, none for PVH (reference §4 Timers).
+   */
+  periodicTimerNs = 0n;
+  /** Single-shot timer deadline (absolute system time in ns), null = not armed. */
+  singleshotDeadlineNs: bigint | null = null;
+  /** SCHEDOP_watchdog slots (Xen has 2): absolute deadline in ns, or null when the slot is free. */
+  readonly watchdogDeadlineNs: (bigint | null)[] = [null, null];
+  /** HVMOP_set_evtchn_upcall_vector for vCPU 0 (0 = none registered). */
+  evtchnUpcallVector = 0;
+  /** VCPUOP_register_runstate_memory_area: guest VA of the vcpu_runstate_info copy, or null. */
+  runstateAreaVa: number | null = null;
+  /** VCPUOP_send_nmi raised an NMI not yet delivered. */
+  nmiPending = false;
+  /** SCHEDOP_shutdown_code stored a code (Xen keeps only the first; a later shutdown uses it). */
+  shutdownCodeSet = false;
+  /**
+   * Called when the guest yields, blocks or polls (SCHEDOP_*): the place to run
+   * backend work (reference §4 "Scheduler ops") until event channels exist.
+   */
+  onSchedule: ((op: 'yield' | 'block' | 'poll') => void) | null = null;
+  /** Called after a successful EVTCHNOP_send on a bound port (backends consume rings here). */
+  onEvtchnSend: ((port: number) => void) | null = null;
 }

@@ -5,171 +5,23 @@
  *
  * Boot order: traps (so that mistakes are reported), the boot information
  * (shared_info, console and xenstore rings), the console ring; then a
- * banner, a short demo, and SCHEDOP_shutdown(SHUTDOWN_poweroff).
+ * one-line banner, the application's app_main() (app/demo.c unless the
+ * Makefile was given another APP), and SCHEDOP_shutdown(SHUTDOWN_poweroff)
+ * when it returns.
  *
  * Subsystems of later layers plug in after console_init(), one file each:
  * events.c (event channels and the upcall), time.c (vcpu_time_info,
  * timers), gnttab.c (grant tables), xenbus.c (xenstore), console input on
  * the ring, then the frontends blkfront.c and netfront.c.
  */
-#include <minios/arch.h>
+#include <minios/app.h>
 #include <minios/console.h>
 #include <minios/hypercall.h>
-#include <minios/lib.h>
 #include <minios/panic.h>
 #include <minios/setup.h>
 #include <minios/traps.h>
-#include <xen/version.h>
 
 #define MINIOS_VERSION "0.1"
-
-static const char *const xen_feature_names[] = {
-    [XENFEAT_writable_page_tables] = "writable_page_tables",
-    [XENFEAT_writable_descriptor_tables] = "writable_descriptor_tables",
-    [XENFEAT_auto_translated_physmap] = "auto_translated_physmap",
-    [XENFEAT_supervisor_mode_kernel] = "supervisor_mode_kernel",
-    [XENFEAT_pae_pgdir_above_4gb] = "pae_pgdir_above_4gb",
-    [XENFEAT_mmu_pt_update_preserve_ad] = "mmu_pt_update_preserve_ad",
-    [XENFEAT_highmem_assist] = "highmem_assist",
-    [XENFEAT_gnttab_map_avail_bits] = "gnttab_map_avail_bits",
-    [XENFEAT_hvm_callback_vector] = "hvm_callback_vector",
-    [XENFEAT_hvm_safe_pvclock] = "hvm_safe_pvclock",
-    [XENFEAT_hvm_pirqs] = "hvm_pirqs",
-    [XENFEAT_dom0] = "dom0",
-    [XENFEAT_memory_op_vnode_supported] = "memory_op_vnode_supported",
-    [XENFEAT_ARM_SMCCC_supported] = "ARM_SMCCC_supported",
-    [XENFEAT_linux_rsdp_unrestricted] = "linux_rsdp_unrestricted",
-    [XENFEAT_not_direct_mapped] = "not_direct_mapped",
-    [XENFEAT_direct_mapped] = "direct_mapped",
-    [XENFEAT_runstate_phys_area] = "runstate_phys_area",
-    [XENFEAT_vcpu_time_phys_area] = "vcpu_time_phys_area",
-    [XENFEAT_dm_msix_all_writes] = "dm_msix_all_writes",
-};
-
-/* Is `word` one of the space-separated words of the command line? */
-static bool cmdline_has(const char *word)
-{
-    size_t n = strlen(word);
-
-    for (const char *p = boot_info.cmdline; *p;) {
-        while (*p == ' ')
-            p++;
-        if (strncmp(p, word, n) == 0 && (p[n] == 0 || p[n] == ' '))
-            return true;
-        while (*p && *p != ' ')
-            p++;
-    }
-    return false;
-}
-
-static void show_xen(void)
-{
-    static xen_capabilities_info_t caps;
-    xen_extraversion_t extra;
-    struct xen_feature_info fi = { .submap_idx = 0 };
-    long v = hypercall_xen_version(XENVER_version, NULL);
-
-    memset(extra, 0, sizeof(extra));
-    if (hypercall_xen_version(XENVER_extraversion, extra) < 0)
-        extra[0] = 0;
-    extra[sizeof(extra) - 1] = 0;
-    if (v < 0)
-        printf("Xen: XENVER_version failed (%ld)\n", v);
-    else
-        printf("Xen %ld.%ld%s\n", v >> 16, v & 0xffff, extra);
-
-    memset(caps, 0, sizeof(caps));
-    if (hypercall_xen_version(XENVER_capabilities, caps) == 0) {
-        caps[sizeof(caps) - 1] = 0;
-        printf("  capabilities: %s\n", caps);
-    }
-    if (hypercall_xen_version(XENVER_get_features, &fi) == 0) {
-        printf("  features:");
-        for (unsigned int b = 0; b < 32; b++) {
-            if (!(fi.submap & (1u << b)))
-                continue;
-            if (b < ARRAY_SIZE(xen_feature_names) && xen_feature_names[b])
-                printf(" %s", xen_feature_names[b]);
-            else
-                printf(" %u", b);
-        }
-        printf("\n");
-    }
-}
-
-static void show_pv_start_info(const start_info_t *si)
-{
-    printf("start_info at %p:\n", (const void *)si);
-    printf("  magic         \"%.32s\"\n", si->magic);
-    printf("  nr_pages      %lu (%lu MiB)\n", si->nr_pages, si->nr_pages >> (20 - PAGE_SHIFT));
-    printf("  shared_info   machine address %#lx%s\n", si->shared_info, xen_shared_info ? "" : " (not mapped)");
-    printf("  flags         %#x\n", si->flags);
-    printf("  xenstore      mfn %#lx, event channel %u\n", si->store_mfn, si->store_evtchn);
-    printf("  console       mfn %#lx, event channel %u\n", si->console.domU.mfn, si->console.domU.evtchn);
-    printf("  pt_base       %#lx (%lu frames)\n", si->pt_base, si->nr_pt_frames);
-    printf("  mfn_list      %#lx\n", si->mfn_list);
-    printf("  modules       %#lx (%lu bytes)\n", si->mod_start, si->mod_len);
-    printf("  first_p2m_pfn %#lx (%lu frames)\n", si->first_p2m_pfn, si->nr_p2m_frames);
-}
-
-static const char *memmap_type(uint32_t type)
-{
-    switch (type) {
-    case XEN_HVM_MEMMAP_TYPE_RAM: return "RAM";
-    case XEN_HVM_MEMMAP_TYPE_RESERVED: return "reserved";
-    case XEN_HVM_MEMMAP_TYPE_ACPI: return "ACPI";
-    case XEN_HVM_MEMMAP_TYPE_NVS: return "ACPI NVS";
-    case XEN_HVM_MEMMAP_TYPE_UNUSABLE: return "unusable";
-    case XEN_HVM_MEMMAP_TYPE_DISABLED: return "disabled";
-    case XEN_HVM_MEMMAP_TYPE_PMEM: return "persistent";
-    default: return "?";
-    }
-}
-
-static void show_pvh_start_info(const struct hvm_start_info *hsi)
-{
-    struct cpuid_regs r = cpuid(xen_cpuid_base + 1, 0);
-
-    printf("Xen CPUID leaves at %#x (version %u.%u)\n", xen_cpuid_base, r.eax >> 16, r.eax & 0xffff);
-    printf("hvm_start_info at %p:\n", (const void *)hsi);
-    printf("  magic         %#x, version %u, flags %#x\n", hsi->magic, hsi->version, hsi->flags);
-    printf("  modules       %u at %#llx\n", hsi->nr_modules, (unsigned long long)hsi->modlist_paddr);
-    printf("  rsdp          %#llx\n", (unsigned long long)hsi->rsdp_paddr);
-    if (hsi->version >= 1 && hsi->memmap_paddr < (1ULL << 32)) {
-        const struct hvm_memmap_table_entry *e = (const void *)(uintptr_t)hsi->memmap_paddr;
-
-        for (uint32_t i = 0; i < hsi->memmap_entries; i++)
-            printf("  memmap[%u]     0x%08llx-0x%08llx %s\n", i, (unsigned long long)e[i].addr,
-                   (unsigned long long)(e[i].addr + e[i].size - 1), memmap_type(e[i].type));
-    }
-    printf("  RAM           %lu pages (%lu MiB)\n", boot_info.nr_pages, boot_info.nr_pages >> (20 - PAGE_SHIFT));
-    if (boot_info.console)
-        printf("  console ring  %p, event channel %u\n", (void *)boot_info.console, boot_info.console_evtchn);
-    if (boot_info.xenstore)
-        printf("  xenstore ring %p, event channel %u\n", boot_info.xenstore, boot_info.xenstore_evtchn);
-}
-
-static void demo(void)
-{
-    /* volatile: make the compiler divide at run time, through lib/div64.c. */
-    volatile uint64_t uptime_ns = 1234567890123456789ULL;
-    volatile int64_t delta = -9876543210LL;
-    uint64_t ns = uptime_ns;
-    int64_t d = delta;
-
-    printf("demo: %llu ns is %llu s + %09llu ns; %lld / 7 = %lld rem %lld\n", (unsigned long long)ns,
-           (unsigned long long)(ns / 1000000000u), (unsigned long long)(ns % 1000000000u), (long long)d,
-           (long long)(d / 7), (long long)(d % 7));
-
-    /* A breakpoint: kernel/traps.c reports it and execution resumes here. */
-    __asm__ __volatile__("int3");
-    printf("demo: back from the breakpoint handler\n");
-
-    if (cmdline_has("crash")) {
-        printf("demo: \"crash\" is on the command line: executing ud2\n");
-        __asm__ __volatile__("ud2");
-    }
-}
 
 void start_kernel(void *info, int pvh)
 {
@@ -190,14 +42,8 @@ void start_kernel(void *info, int pvh)
 
     printf("\nxenkit-minios %s: %s kernel, console on %s\n", MINIOS_VERSION,
            xen_pvh ? "PVH32" : "PV32 (PAE)", console_channel());
-    show_xen();
-    if (xen_pvh)
-        show_pvh_start_info(boot_info.hvm_start_info);
-    else
-        show_pv_start_info(boot_info.start_info);
-    printf("command line: \"%s\"\n", boot_info.cmdline);
 
-    demo();
+    app_main();
 
     printf("xenkit-minios: done, powering off\n");
     shutdown(SHUTDOWN_poweroff);

@@ -12,14 +12,19 @@
  * PVH: an ordinary IDT of 32-bit interrupt gates on PVH_KERNEL_CS.
  *
  * Both enter through arch/x86/entry.S with the same struct trap_frame.
- * A breakpoint (#BP) is reported and execution continues after the int3;
- * everything else prints a report and shuts the domain down with
- * SHUTDOWN_crash.
+ * A handler installed with trap_set_handler() gets the first word; by
+ * default a breakpoint (#BP) is reported and execution continues after
+ * the int3, and everything else prints a report and shuts the domain
+ * down with SHUTDOWN_crash.
+ *
+ * exec_user() (PV) enters ring 3 through arch_exec_user in entry.S; the
+ * way back is vector TRAP_RET2KERN, registered here with DPL 3.
  */
 #include <minios/traps.h>
 #include <minios/arch.h>
 #include <minios/console.h>
 #include <minios/hypercall.h>
+#include <minios/mm.h>
 #include <minios/panic.h>
 #include <minios/setup.h>
 
@@ -30,10 +35,16 @@
 /* The exception vectors a PV kernel registers (0-19). */
 #define NR_PV_TRAPS 20
 
-/* arch/x86/entry.S: the entry stub of each vector. */
+/* arch/x86/entry.S: the entry stub of each vector, and ring 3. */
 extern void (*const trap_stubs[NR_TRAP_STUBS])(void);
+extern void exec_user_return(void);
+unsigned long arch_exec_user(unsigned long (*fn)(void), void *stack_top);
 /* arch/x86/head-*.S */
 extern char boot_stack_top[];
+/* arch/x86/link.ld: the .text.user section, page aligned. */
+extern char __user_text_start[], __user_text_end[];
+
+static trap_handler_t handlers[NR_TRAP_STUBS];
 
 static const char *const trap_names[NR_TRAP_STUBS] = {
     [0] = "divide error (#DE)",
@@ -60,7 +71,8 @@ static const char *const trap_names[NR_TRAP_STUBS] = {
     [21] = "control protection (#CP)",
 };
 
-static struct trap_info pv_trap_table[NR_PV_TRAPS + 1];
+/* Vectors 0-19 but 2, TRAP_RET2KERN, and the terminating zero entry. */
+static struct trap_info pv_trap_table[(NR_PV_TRAPS - 1) + 1 + 1];
 
 static void pv_traps_init(void)
 {
@@ -76,12 +88,18 @@ static void pv_traps_init(void)
         pv_trap_table[n].address = (unsigned long)trap_stubs[v];
         n++;
     }
+    pv_trap_table[n].vector = TRAP_RET2KERN;
+    pv_trap_table[n].flags = TRAP_MASK_EVENTS | TRAP_DPL(3);
+    pv_trap_table[n].cs = FLAT_KERNEL_CS;
+    pv_trap_table[n].address = (unsigned long)exec_user_return;
+    n++;
     /* pv_trap_table[n] stays zero: address 0 ends the table. */
     rc = hypercall_set_trap_table(pv_trap_table);
     if (rc)
         printf("traps: set_trap_table failed (%ld); exceptions will crash the domain silently\n", rc);
 
-    /* Traps from ring 3 switch to this stack (the builder's stack until now). */
+    /* Traps from ring 3 switch to this stack (the builder's stack until
+     * now); exec_user() moves it below its own frame before entering ring 3. */
     rc = hypercall_stack_switch(FLAT_KERNEL_SS, (unsigned long)boot_stack_top);
     if (rc)
         printf("traps: stack_switch failed (%ld)\n", rc);
@@ -129,6 +147,51 @@ void traps_init(void)
         pv_traps_init();
 }
 
+trap_handler_t trap_set_handler(unsigned int vec, trap_handler_t h)
+{
+    trap_handler_t old;
+
+    if (vec >= NR_TRAP_STUBS)
+        panic("trap_set_handler: vector %u has no entry stub", vec);
+    old = handlers[vec];
+    handlers[vec] = h;
+    return old;
+}
+
+unsigned long fault_address(void)
+{
+    if (!xen_pvh && xen_shared_info)
+        return xen_shared_info->vcpu_info[0].arch.cr2;
+    return read_cr2();
+}
+
+static char user_stack[PAGE_SIZE] __aligned(PAGE_SIZE) __attribute__((section(".bss.page_aligned")));
+
+/* Let ring 3 reach `len` bytes from `start` (whole pages). */
+static void make_user(const void *start, size_t len)
+{
+    for (uintptr_t va = (uintptr_t)start & ~(PAGE_SIZE - 1); va < (uintptr_t)start + len; va += PAGE_SIZE) {
+        long rc = set_page_flags(va, _PAGE_USER, 0);
+
+        if (rc)
+            panic("exec_user: cannot make %#lx user-accessible (%ld)", (unsigned long)va, rc);
+    }
+}
+
+unsigned long exec_user(unsigned long (*fn)(void))
+{
+    static bool mapped;
+
+    if (xen_pvh)
+        panic("exec_user: ring 3 is implemented for PV kernels only");
+    if (!mapped) {
+        make_user(__user_text_start, (size_t)(__user_text_end - __user_text_start));
+        make_user(user_stack, sizeof(user_stack));
+        mapped = true;
+    }
+    return arch_exec_user(fn, user_stack + sizeof(user_stack));
+}
+
 static bool has_selector_error(uint32_t v)
 {
     return v == 10 || v == 11 || v == 12 || v == 13;
@@ -147,12 +210,7 @@ static void report(const struct trap_frame *f)
         printf("    error 0x%04x: %s, %s, %s mode%s%s\n", e, e & 1 ? "protection violation" : "page not present",
                e & 2 ? "write" : "read", e & 4 ? "user" : "supervisor", e & 8 ? ", reserved bit set" : "",
                e & 16 ? ", instruction fetch" : "");
-        if (xen_pvh)
-            printf("    cr2   0x%08lx\n", read_cr2());
-        else if (xen_shared_info)
-            printf("    cr2   0x%08lx\n", xen_shared_info->vcpu_info[0].arch.cr2);
-        else
-            printf("    cr2   unknown (shared_info not mapped)\n");
+        printf("    cr2   0x%08lx\n", fault_address());
     } else if (has_selector_error(f->vector) && e) {
         const char *ext = e & 1 ? " (external event)" : "";
 
@@ -197,6 +255,8 @@ void do_trap(struct trap_frame *f)
         for (;;)
             ;
     }
+    if (f->vector < NR_TRAP_STUBS && handlers[f->vector] && handlers[f->vector](f))
+        return;
     if (f->vector == 3) {
         printf("traps: breakpoint (#BP) at 0x%08x, continuing\n", f->eip);
         return;

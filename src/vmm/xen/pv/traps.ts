@@ -6,16 +6,18 @@
  *    Exit.HYPERCALL with EIP past the INT (from ring 3 it is #GP, as the
  *    IDT gate's DPL is 1).
  *  - `int n` is delivered when CPL <= the trap-table entry's DPL, else it
- *    becomes #GP(n*8+2) at the INT; hardware exceptions ignore the DPL.
+ *    becomes #GP(n*8+2) at the INT; hardware exceptions, int3 and into
+ *    ignore the DPL (Xen's IDT gates for vectors 3 and 4 are DPL 3).
  *  - Before bouncing, #GP from ring 1 goes through Xen's privileged-op
  *    emulation and #UD through the forced-emulation prefix (privop.ts).
  *  - #PF stores the faulting address in vcpu_info.arch.cr2 (and the
  *    guest-visible CR2).
- *  - The bounce frame (Xen's compat_create_bounce_frame): from ring 3 the
- *    stack switches to kernel_ss:kernel_sp and SS, ESP are pushed; then
- *    EFLAGS (IF = !saved upcall mask, IOPL 0), CS | mask << 16, EIP and the
- *    error code. TF, VM, RF and NT are cleared; the trap's "mask events"
- *    flag (always, for the event callback) sets the upcall mask.
+ *  - The bounce frame (Xen's compat_create_bounce_frame): from ring 2 or 3
+ *    (Xen tests bit 1 of the saved CS RPL) the stack switches to
+ *    kernel_ss:kernel_sp and SS, ESP are pushed; then EFLAGS (IF = !saved
+ *    upcall mask, IOPL 0), CS | mask << 16, EIP and the error code. TF,
+ *    VM, RF and NT are cleared; the trap's "mask events" flag (always, for
+ *    the event callback) sets the upcall mask.
  *  - A missing handler, an unusable handler CS or kernel stack, or a fault
  *    while writing the frame crashes the domain (Xen's domain_crash), which
  *    the VMM reports; nothing here throws a CpuFault for an exception, so a
@@ -67,8 +69,12 @@ export class PvDelivery implements Delivery {
         cpu.requestExit(Exit.HYPERCALL);
         return;
       }
-      const present = pv.trapEip[vector] !== 0 || pv.trapCs[vector] !== 0;
-      if (!present || cpu.cpl > (pv.trapFlags[vector]! & TI_DPL)) throw new CpuFault(Vec.GP, vector * 8 + 2);
+      // Xen's own IDT lets int3 and into through from any ring and injects
+      // them as hardware exceptions; every other INT n is checked against
+      // the guest's trap-table DPL and becomes #GP(n*8+2) at the INT.
+      if (vector !== Vec.BP && vector !== Vec.OF && cpu.cpl > (pv.trapFlags[vector]! & TI_DPL)) {
+        throw new CpuFault(Vec.GP, vector * 8 + 2);
+      }
       this.bounceTrap(cpu, vector, -1);
       return;
     }
@@ -108,7 +114,8 @@ export function bounce(dom: Domain, cs: number, eip: number, errorCode: number, 
   if (!readDesc(cpu, csSel, D_CS) || !descIsCode(D_CS) || !descPresent(D_CS) || descDpl(D_CS) !== 1) {
     return fail(`handler code selector ${hex(csSel)} is not a present ring-1 code segment`);
   }
-  const fromUser = cpu.cpl === 3;
+  // Xen switches stacks for any outer ring (RPL bit 1 set: rings 2 and 3).
+  const fromUser = cpu.cpl > 1;
   let ssBase: number, sp: number, ssSel = 0;
   if (fromUser) {
     ssSel = fixupCodeSelector(pv.kernelSs & 0xffff);

@@ -13,9 +13,18 @@
  * not call, to slot 23, which pushes EAX and enters Xen; Xen pops EAX,
  * EIP, CS, EFLAGS (and ESP, SS for an outer ring) and restores the event
  * mask from EFLAGS.IF. PVH with a native IRET.
+ *
+ * Ring 3 (PV, exec_user() in kernel/traps.c), the XTF scheme: the kernel
+ * builds an iret frame to exec_user_stub in ring 3 and jumps to the iret
+ * hypercall; the stub calls the function and executes
+ * `int $TRAP_RET2KERN`, whose trap-table entry (DPL 3) is
+ * exec_user_return: it restores the kernel stack pointer kept in EBP
+ * (callee-saved, so the function preserved it) and returns from
+ * arch_exec_user with the function's result in EAX.
  */
 #include <xen/xen.h>
 #include <minios/asm.h>
+#include <minios/traps.h>
 
 /* Vectors for which the CPU (or Xen) pushes an error code. */
 .macro trap_stub vec
@@ -56,3 +65,64 @@ trap_stubs:
     .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .long trap_\v
     .endr
+
+/*
+ * unsigned long arch_exec_user(unsigned long (*fn)(void), void *stack_top)
+ * PV only: call fn in ring 3 on stack_top; return its result.
+ */
+    .text
+ENTRY(arch_exec_user)
+    push    %ebp
+    push    %ebx
+    push    %esi
+    push    %edi
+    push    $1f                     /* exec_user_return "returns" there */
+    mov     %esp, %ebp              /* 24(%ebp) = fn, 28(%ebp) = stack_top */
+
+    /* Traps from ring 3 build their frames below this point. */
+    mov     $FLAT_KERNEL_SS, %ebx
+    mov     %esp, %ecx
+    call    hypercall_page + __HYPERVISOR_stack_switch * 32
+
+    /* Ring-1 data selectors would be nulled by the return to ring 3. */
+    mov     $FLAT_USER_DS, %eax
+    mov     %eax, %ds
+    mov     %eax, %es
+    mov     %eax, %fs
+    mov     %eax, %gs
+
+    /* The iret frame: EIP, CS, EFLAGS, ESP, SS (the stub pushes EAX). */
+    push    $FLAT_USER_SS
+    push    28(%ebp)
+    pushf
+    andl    $~0x200, (%esp)         /* IF = 0: events stay masked in ring 3 */
+    push    $FLAT_USER_CS
+    push    $exec_user_stub
+    mov     24(%ebp), %eax          /* fn: the iret hypercall restores EAX */
+    jmp     hypercall_page + __HYPERVISOR_iret * 32
+
+1:  mov     $FLAT_KERNEL_DS, %ecx   /* back in the kernel's ring; EAX = result */
+    mov     %ecx, %ds
+    mov     %ecx, %es
+    mov     %ecx, %fs
+    mov     %ecx, %gs
+    pop     %edi
+    pop     %esi
+    pop     %ebx
+    pop     %ebp
+    ret
+END(arch_exec_user)
+
+/* Trap-table entry of TRAP_RET2KERN (kernel ring, frame from ring 3 on the stack). */
+ENTRY(exec_user_return)
+    mov     %ebp, %esp
+    ret
+END(exec_user_return)
+
+/* Ring 3, EAX = the function to call. */
+    .section .text.user, "ax", @progbits
+ENTRY(exec_user_stub)
+    call    *%eax
+    int     $TRAP_RET2KERN
+    ud2                             /* not reached */
+END(exec_user_stub)

@@ -154,6 +154,21 @@ static void pvh_setup(struct hvm_start_info *hsi)
                                   "xenstore");
 }
 
+bool cmdline_has(const char *word)
+{
+    size_t n = strlen(word);
+
+    for (const char *p = boot_info.cmdline; *p;) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, word, n) == 0 && (p[n] == 0 || p[n] == ' '))
+            return true;
+        while (*p && *p != ' ')
+            p++;
+    }
+    return false;
+}
+
 void arch_setup(void *info)
 {
     if (xen_pvh)

@@ -68,7 +68,11 @@ static inline void wrmsr(uint32_t msr, uint64_t val)
     __asm__ __volatile__("wrmsr" :: "c"(msr), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)));
 }
 
-/** CR2, the last page-fault address. Ring 0 only (PVH); PV reads vcpu_info.arch.cr2. */
+/**
+ * CR2, the last page-fault address. PVH: a plain ring-0 read. PV (ring
+ * 1): Xen emulates it, at the cost of a #GP round trip; vcpu_info.arch
+ * .cr2 holds the same value (see fault_address() in minios/traps.h).
+ */
 static inline unsigned long read_cr2(void)
 {
     unsigned long v;
@@ -77,6 +81,16 @@ static inline unsigned long read_cr2(void)
     return v;
 }
 
+/** CR3. PV: Xen emulates the read and returns the page-directory frame in xen_pfn_to_cr3() form. */
+static inline unsigned long read_cr3(void)
+{
+    unsigned long v;
+
+    __asm__ __volatile__("mov %%cr3, %0" : "=r"(v));
+    return v;
+}
+
+/** The current code selector; its low two bits are the CPL. */
 static inline uint16_t read_cs(void)
 {
     uint16_t v;

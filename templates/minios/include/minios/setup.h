@@ -53,6 +53,9 @@ void start_kernel(void *boot_info, int pvh) __attribute__((noreturn));
  */
 void arch_setup(void *info);
 
+/** Is `word` one of the space-separated words of the command line? */
+bool cmdline_has(const char *word);
+
 /** PVH: HVMOP_get_param for this domain; returns 0 or -XEN_Exxx. */
 long hvm_get_param(uint32_t index, uint64_t *value);
 
