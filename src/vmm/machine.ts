@@ -171,7 +171,7 @@ export class Machine {
       }
       if (dom.stop !== null) this.exit = dom.stop;
     }
-    if (this.exit !== null) this.pollDevices();
+    this.pollDevices();
     return this.exit;
   }
 
@@ -203,15 +203,16 @@ export class Machine {
       cpu.r32[R.EDI]! >>> 0, cpu.r32[R.EBP]! >>> 0];
     // The caller: the return address the hypercall-page stub will `ret` to.
     const caller = nr === 23 ? cpu.eip >>> 0 : (dom.guest.read32((cpu.segBase[Seg.SS]! + cpu.r32[R.ESP]!) >>> 0) ?? cpu.eip) >>> 0;
-    let result: number;
-    if (dom.type === 'pvh' && cpu.cpl !== 0) result = -XEN_ERRNO.EPERM;
-    else result = dom.hypercalls.dispatch(dom.type, { nr, args, cpl: cpu.cpl, guest: dom.guest });
-    if (result !== NO_RESULT) cpu.r32[R.EAX] = result;
     const def = dom.hypercalls.get(nr);
+    // Decode the arguments before the call: handlers write results into the same structs.
     let detail: string | undefined;
     if (dom.onHypercall !== null && def?.describe !== undefined) {
       try { detail = def.describe(args, dom.guest); } catch { detail = undefined; }
     }
+    let result: number;
+    if (dom.type === 'pvh' && cpu.cpl !== 0) result = -XEN_ERRNO.EPERM;
+    else result = dom.hypercalls.dispatch(dom.type, { nr, args, cpl: cpu.cpl, guest: dom.guest });
+    if (result !== NO_RESULT) cpu.r32[R.EAX] = result;
     this.pollDevices();
     dom.record({
       nr, name: dom.hypercalls.name(nr), args, result: result === NO_RESULT ? null : result, caller,

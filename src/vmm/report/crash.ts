@@ -316,7 +316,14 @@ export function formatCrashReport(m: ReportSubject, o: CrashReportOptions): stri
   const log = domain.log;
   out.push(p.heading(`last hypercalls (oldest first, ${log.length}):`));
   if (log.length === 0) out.push('  (none)');
-  for (const rec of log) out.push(`  ${formatHypercall(rec, symbols, p)}`);
+  // Runs of the same call (a guest kicking its console ring) print once, with a count.
+  const lines = log.map((rec) => formatHypercall(rec, symbols, p));
+  for (let i = 0; i < lines.length;) {
+    let j = i + 1;
+    while (j < lines.length && lines[j] === lines[i]) j++;
+    out.push(`  ${lines[i]!}${j - i > 1 ? p.dim(`  (${j - i} times)`) : ''}`);
+    i = j;
+  }
   return out.join('\n') + '\n';
 }
 

@@ -25,6 +25,7 @@
 import { CR0_TS, Seg, type Cpu } from '../../cpu/cpu.js';
 import { cpuid } from '../../cpu/families/misc.js';
 import type { Domain } from '../domain.js';
+import { pageTables } from '../hypercalls/mm.js';
 
 /** Read up to `n` instruction bytes at CS:EIP without side effects (null when unmapped). */
 function codeBytes(cpu: Cpu, n: number): Uint8Array | null {
@@ -93,14 +94,9 @@ function writeCr(dom: Domain, n: number, v: number): boolean {
       cpu.cr2 = v | 0;
       dom.setGuestCr2(v);
       return true;
-    case 3: {
-      const mfn = v >>> 12;
-      if (mfn >= dom.nrPages) return false;
-      cpu.cr3 = (v & ~0xfff) | 0;
-      cpu.tlbFlushAll();
-      cpu.brk = true;
-      return true;
-    }
+    case 3:
+      // MMUEXT_NEW_BASEPTR: the same validation (the frame must be a valid L3).
+      return pageTables(dom).setBase(v >>> 12) === 0;
     case 4:
       return v === (cpu.cr4 >>> 0);
     default:

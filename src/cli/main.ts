@@ -1,0 +1,75 @@
+/**
+ * The `xenkit` executable (bin/xenkit.js imports this module).
+ *
+ * Wires the command line to the commands and turns every error into an
+ * exit status: bad usage and unreadable or invalid kernels give one line
+ * and status 2; anything else is a bug in xenkit and gives one line,
+ * "xenkit: internal error: ...", a hint to report it, and status 1 (the
+ * stack only with XENKIT_DEBUG=1). Nothing here calls process.exit: the
+ * status is set and the event loop drains, so buffered output is written.
+ *
+ * Start-up is kept lean for `xenkit run` (the run_hello_ms benchmark):
+ * the VMM is imported only when a command needs it, and for `run` its
+ * import starts before the command line is parsed, so module loading
+ * overlaps with commander's.
+ */
+import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { CliError, reportInternalError } from './errors.js';
+import { EXIT } from './exit-codes.js';
+import { buildProgram, type RunOptions } from './program.js';
+import { LoaderError } from '../loader/errors.js';
+
+type RunModule = typeof import('./run.js');
+
+// A reader that goes away (`xenkit help | head`) must not end in an unhandled 'error' event.
+for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
+
+const argv = process.argv.slice(2);
+const preload: Promise<RunModule> | null = argv[0] === 'run' ? import('./run.js') : null;
+preload?.catch(() => undefined); // awaited (and reported) below
+
+/**
+ * package.json's version: the nearest package.json named "xenkit" above
+ * this module (dist/src/cli/main.js, or the bundle dist/xenkit.mjs).
+ */
+function version(): string {
+  let url = new URL('.', import.meta.url);
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'xenkit') return pkg.version ?? 'unknown';
+    } catch {
+      // not here: look one level up
+    }
+    url = new URL('..', url);
+  }
+  return 'unknown';
+}
+
+async function main(): Promise<number> {
+  const writeErr = (s: string): void => { process.stderr.write(s); };
+  const { program, result } = buildProgram({
+    version: version(),
+    writeOut: (s) => { process.stdout.write(s); },
+    writeErr,
+    run: async (kernel: string, opts: RunOptions) => (await (preload ?? import('./run.js'))).runCommand(kernel, opts),
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return result.status;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.USAGE;
+    if (e instanceof CliError) {
+      writeErr(`xenkit: ${e.message}\n`);
+      return e.status;
+    }
+    if (e instanceof LoaderError) {
+      writeErr(`xenkit: ${e.message}\n`);
+      return EXIT.USAGE;
+    }
+    return reportInternalError(e, writeErr, process.env);
+  }
+}
+
+process.exitCode = await main();
