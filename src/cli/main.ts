@@ -13,8 +13,8 @@
  * import starts before the command line is parsed, so module loading
  * overlaps with commander's.
  */
-import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
+import { packageVersion } from './paths.js';
 import { CliError, reportInternalError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import { buildProgram, type RunOptions } from './program.js';
@@ -29,31 +29,33 @@ const argv = process.argv.slice(2);
 const preload: Promise<RunModule> | null = argv[0] === 'run' ? import('./run.js') : null;
 preload?.catch(() => undefined); // awaited (and reported) below
 
-/**
- * package.json's version: the nearest package.json named "xenkit" above
- * this module (dist/src/cli/main.js, or the bundle dist/xenkit.mjs).
- */
-function version(): string {
-  let url = new URL('.', import.meta.url);
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'xenkit') return pkg.version ?? 'unknown';
-    } catch {
-      // not here: look one level up
-    }
-    url = new URL('..', url);
-  }
-  return 'unknown';
-}
-
 async function main(): Promise<number> {
   const writeErr = (s: string): void => { process.stderr.write(s); };
   const { program, result } = buildProgram({
-    version: version(),
+    version: packageVersion(),
     writeOut: (s) => { process.stdout.write(s); },
     writeErr,
     run: async (kernel: string, opts: RunOptions) => (await (preload ?? import('./run.js'))).runCommand(kernel, opts),
+    demo: async (opts: RunOptions) => {
+      const { demoKernel, packageRoot } = await import('./paths.js');
+      const root = packageRoot();
+      const k = root === null ? null : demoKernel(root);
+      if (k === null) throw new CliError('no demo kernel: build one with `make -C templates/minios` (see `npx xenkit doctor`)');
+      writeErr(`xenkit: booting the demo kernel ${k.path}${k.source === 'prebuilt' ? ' (prebuilt: gcc was not available at install)' : ''}\n`);
+      return (await import('./run.js')).runCommand(k.path, opts);
+    },
+    newProject: async (dir: string) => {
+      const { scaffold, nextSteps } = await import('./new.js');
+      const r = scaffold(dir, process.cwd());
+      process.stdout.write(nextSteps(dir, r));
+      return EXIT.POWEROFF;
+    },
+    doctor: async () => {
+      const { runChecks, formatChecks } = await import('./doctor.js');
+      const { text, ok } = formatChecks(runChecks());
+      process.stdout.write(text);
+      return ok ? EXIT.POWEROFF : 1;
+    },
   });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -17,6 +17,12 @@ export interface ProgramHooks {
   version: string;
   /** `xenkit run`: resolves to the exit status. */
   run(kernel: string, opts: RunOptions): Promise<number>;
+  /** `xenkit new`: resolves to the exit status. */
+  newProject(dir: string): Promise<number>;
+  /** `xenkit doctor`: resolves to the exit status. */
+  doctor(): Promise<number>;
+  /** `xenkit demo`: boot the template demo kernel with `xenkit run`'s options. */
+  demo(opts: RunOptions): Promise<number>;
   /** Where commander writes help (stdout) and errors (stderr). */
   writeOut(s: string): void;
   writeErr(s: string): void;
@@ -66,6 +72,49 @@ export function buildProgram(h: ProgramHooks): { program: Command; result: { sta
     .addHelpText('after', `\n${RUN_NOTES}\n\n${exitStatusHelp()}\n\n${ENVIRONMENT}`)
     .action(async (kernel: string, opts: RunOptions) => {
       result.status = await h.run(kernel, opts);
+    });
+
+  program
+    .command('demo')
+    .description('boot the template mini-OS demo kernel (what `npm start` runs)')
+    .option('-m, --memory <size>', `guest RAM (as for run), from ${MEMORY_RANGE_HELP}`, '64M')
+    .option('-c, --cmdline <str>', 'the guest kernel command line ("crash" makes the demo crash on purpose)', '')
+    .addOption(new Option('-t, --trace <what>', 'trace to stderr (as for run)').choices(['hypercalls']))
+    .addHelpText('after', `
+The demo is templates/minios/build/kernel.elf when \`npm install\` could build it
+with gcc, otherwise the prebuilt assets/demo/kernel.elf made from the same sources.
+
+Examples:
+  npm start
+  npx xenkit demo --cmdline crash      # see a crash report`)
+    .action(async (opts: RunOptions) => {
+      result.status = await h.demo(opts);
+    });
+
+  program
+    .command('new')
+    .description('create a kernel project from the guest template')
+    .argument('<dir>', 'a new (or empty) directory')
+    .addHelpText('after', `
+Copies templates/minios (sources, Makefile, README) and adds a .gdbinit that
+connects gdb to xenkit. Never overwrites: a non-empty directory is refused.
+
+Example:
+  npx xenkit new mykernel && cd mykernel && make && npx xenkit run build/kernel.elf`)
+    .action(async (dir: string) => {
+      result.status = await h.newProject(dir);
+    });
+
+  program
+    .command('doctor')
+    .description('check the tools xenkit needs (Node, gcc -m32, ld, make, gdb, tshark) and how to install them')
+    .addHelpText('after', `
+Exit status 0 when everything required is present, 1 otherwise.
+
+Example:
+  npx xenkit doctor`)
+    .action(async () => {
+      result.status = await h.doctor();
     });
 
   return { program, result };
