@@ -31,6 +31,7 @@ import { XenPlatform } from './xen/platform.js';
 import { registerHypercalls } from './xen/hypercalls/index.js';
 import { XEN_ERRNO } from './xen/abi/errno.js';
 import { ConsoleBackend, ConsoleMux } from './devices/console.js';
+import { XenstoreRing, XenstoreServer, buildDom0Tree, buildDomainTree } from './devices/xenstore/index.js';
 
 /** Default guest memory: 64 MiB. */
 export const DEFAULT_MEMORY = 64 << 20;
@@ -48,6 +49,8 @@ export interface MachineOptions {
   memory?: number;
   cmdline?: string;
   console: ConsoleSink;
+  /** The domain's name in xenstore (default "xenkit-guest"). */
+  name?: string;
 }
 
 /** How a machine stopped. */
@@ -66,6 +69,9 @@ export class Machine {
   exit: MachineExit | null = null;
   /** The PV console page's backend (output side). */
   readonly consoleBackend: ConsoleBackend;
+  /** The in-VMM xenstored and this domain's connection to it (the xenstore ring). */
+  readonly xenstore: XenstoreServer;
+  readonly storeRing: XenstoreRing;
 
   constructor(o: MachineOptions) {
     this.kernel = o.kernel;
@@ -106,6 +112,15 @@ export class Machine {
     const mux = new ConsoleMux(o.console);
     dom.console = { write: (b) => mux.write(1, b) };
     this.consoleBackend = new ConsoleBackend(this.mem, dom.consolePfn * 4096, (b) => mux.write(0, b));
+    // xenstore: the tree a toolstack (libxl) writes for the domain, served on the store ring.
+    this.xenstore = new XenstoreServer();
+    buildDom0Tree(this.xenstore);
+    buildDomainTree(this.xenstore, {
+      domid: dom.domid, name: o.name ?? 'xenkit-guest', memoryKiB: bytes >>> 10,
+      console: { mfn: dom.consolePfn, port: CONSOLE_EVTCHN },
+      store: { mfn: dom.storePfn, port: STORE_EVTCHN },
+    });
+    this.storeRing = new XenstoreRing(this.mem, dom.storePfn * 4096, this.xenstore, dom.domid);
     this.enter(this.boot);
   }
 
@@ -193,6 +208,26 @@ export class Machine {
    */
   pollDevices(): void {
     this.consoleBackend.drain();
+    if (this.storeRing.poll()) this.raiseGuestEvent(STORE_EVTCHN);
+  }
+
+  /**
+   * Mark `port` pending for the guest with the 2-level rules (reference §4
+   * "set_pending"): pending bit, then — if the port is unmasked and its
+   * selector bit was clear — the selector bit and upcall_pending.
+   */
+  raiseGuestEvent(port: number): void {
+    const mem = this.mem, si = this.domain.sharedInfoPa;
+    const word = port >>> 5, bit = 1 << (port & 31);
+    const pend = si + 2048 + word * 4, mask = si + 2176 + word * 4;
+    const p = mem.read32(pend);
+    if ((p & bit) !== 0) return;
+    mem.write32(pend, p | bit);
+    if ((mem.read32(mask) & bit) !== 0) return;
+    const sel = mem.read32(si + 4);
+    if ((sel & (1 << word)) !== 0) return;
+    mem.write32(si + 4, sel | (1 << word));
+    mem.write8(si, 1);
   }
 
   /** Service the hypercall the vCPU trapped with. */
