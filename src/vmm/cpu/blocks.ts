@@ -181,7 +181,10 @@ export class BlockCache implements CodeWriteListener {
     let eip = startEip;
     const page0 = (csBase + startEip) >>> 12;
     let pa1 = -1, la1 = -1;
+    // Debugger breakpoints: a block never holds one except as its first instruction.
+    const debug = cpu.debug.breakpoints.size !== 0 ? cpu.debug : null;
     for (;;) {
+      if (debug !== null && insns.length > 0 && debug.hasBreakpoint((csBase + eip) >>> 0)) break;
       let insn: Insn;
       try {
         insn = decode(cpu, this.table, eip);
@@ -253,6 +256,29 @@ export class BlockCache implements CodeWriteListener {
     this.cpu.mem.codePages[pfn] = 0;
     this.invalidations++;
     this.cpu.brk = true;
+  }
+
+  /**
+   * Drop every block whose linear range [CS base + EIP, CS base + end EIP]
+   * contains linear address `la` (end included, so blocks cut short just
+   * before `la` are rebuilt whole): a debugger breakpoint was added or
+   * removed there. Code marks stay (at worst one spare invalidation later).
+   */
+  invalidateLinear(la: number): void {
+    const keys: number[] = [];
+    for (const [pa, head] of this.map) {
+      let hit = false;
+      for (let b: Block | undefined = head; b !== undefined; b = b.sibling) {
+        const start = (b.csBase + b.eip) >>> 0;
+        if (((la - start) >>> 0) <= ((b.endEip - b.eip) >>> 0)) {
+          b.valid = false;
+          hit = true;
+        }
+      }
+      if (hit) keys.push(pa);
+    }
+    for (const pa of keys) this.prune(pa);
+    if (keys.length > 0) this.cpu.brk = true;
   }
 
   /** Unlink invalid blocks from the list at `pa`. */

@@ -14,6 +14,10 @@
  * number whose entries are `physical page base | permission bits`, so a hit
  * costs one load, one mask-compare and one DataView access.
  *
+ * Debugger watchpoints (debug.ts) hook in at two places only: `tlbSet`
+ * refuses to cache a linear page that holds a watched byte, so every access
+ * to it reaches `rdSlow`/`wrSlow`, which check the ranges.
+ *
  * State is plain data (typed arrays and numbers): snapshots, replay and a
  * future JavaScript translator can all read and write it directly.
  */
@@ -22,6 +26,7 @@ import { CpuFault } from './fault.js';
 import { LF, IF, FIXED1 } from './flags.js';
 import { translate } from './mmu.js';
 import type { BlockCache } from './blocks.js';
+import { CpuDebug } from './debug.js';
 
 /** Segment register numbers, in x86 encoding order. */
 export const enum Seg { ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5, LDTR = 6, TR = 7 }
@@ -282,6 +287,8 @@ export class Cpu {
    * raises #GP(selector) instead.
    */
   cplFloor = 0;
+  /** Debugger state: breakpoints, watchpoints, single-step (debug.ts). */
+  readonly debug: CpuDebug;
   /** Xen PV descriptor source (null: the architectural GDT). */
   gdtHook: GdtHook | null = null;
   /** Linear addresses at or above `holeStart` (unsigned) translate through `holeTranslate` when paging is on. */
@@ -294,6 +301,7 @@ export class Cpu {
     this.ramDv = mem.dv;
     this.delivery = delivery;
     this.host = host;
+    this.debug = new CpuDebug(this);
   }
 
   // --- register helpers ---------------------------------------------------------
@@ -327,6 +335,9 @@ export class Cpu {
 
   /** Record a TLB entry for linear page `lp` (entry = physical page base | TLB.* bits). */
   tlbSet(lp: number, entry: number): void {
+    // Pages holding a watched byte are never cached: every access to them takes the slow path.
+    const watched = this.debug.watchPages;
+    if (watched !== null && watched[lp] !== 0) return;
     if (this.tlb[lp] === 0) {
       if (this.tlbCount === this.tlbPages.length) this.tlbFlushAll();
       this.tlbPages[this.tlbCount++] = lp;
@@ -398,7 +409,7 @@ export class Cpu {
   rd8(la: number): number {
     const e = this.tlb[la >>> 12]!;
     if ((e & this.needR) === this.needR) return this.ramU8[(e & ~0xfff) | (la & 0xfff)]!;
-    return this.mem.read8(this.xlate(la, Acc.READ));
+    return this.rdSlow(la, 1, false);
   }
 
   rd16(la: number): number {
@@ -420,7 +431,7 @@ export class Cpu {
   wr8(la: number, v: number): void {
     const e = this.tlb[la >>> 12]!;
     if ((e & this.needW) === this.needW) { this.ramU8[(e & ~0xfff) | (la & 0xfff)] = v; return; }
-    this.mem.write8(this.xlate(la, Acc.WRITE), v);
+    this.wrSlow(la, 1, v, false);
   }
 
   wr16(la: number, v: number): void {
@@ -453,16 +464,22 @@ export class Cpu {
     if (((la + size - 1) ^ la) >>> 12 !== 0) this.xlate((la + size - 1) & ~0xfff, Acc.WRITE);
   }
 
-  /** Page-crossing or TLB-miss read, byte-wise through the walker. */
+  /**
+   * Page-crossing or TLB-miss read (size 1, 2 or 4), byte-wise through the
+   * walker when it straddles. The debugger's watchpoints are checked here,
+   * once the access is known to be permitted.
+   */
   rdSlow(la: number, size: number, sys: boolean): number {
     const end = (la + size - 1) | 0;
     if (((end ^ la) >>> 12) === 0) {
       const pa = this.xlate(la, Acc.READ, sys);
+      if (this.debug.watchLive) this.debug.access(la, size, false);
       return size === 2 ? this.mem.read16(pa) : size === 4 ? this.mem.read32(pa) : this.mem.read8(pa);
     }
     // Straddles two pages: translate both before reading anything.
     const pa0 = this.xlate(la, Acc.READ, sys);
     const pa1 = this.xlate(end & ~0xfff, Acc.READ, sys);
+    if (this.debug.watchLive) this.debug.access(la, size, false);
     let v = 0;
     for (let i = 0; i < size; i++) {
       const a = (la + i) | 0;
@@ -472,16 +489,18 @@ export class Cpu {
     return size === 2 ? v & 0xffff : v;
   }
 
-  /** Page-crossing or TLB-miss write. */
+  /** Page-crossing or TLB-miss write (size 1, 2 or 4); checks watchpoints like rdSlow. */
   wrSlow(la: number, size: number, v: number, sys: boolean): void {
     const end = (la + size - 1) | 0;
     if (((end ^ la) >>> 12) === 0) {
       const pa = this.xlate(la, Acc.WRITE, sys);
+      if (this.debug.watchLive) this.debug.access(la, size, true);
       if (size === 2) this.mem.write16(pa, v); else if (size === 4) this.mem.write32(pa, v); else this.mem.write8(pa, v);
       return;
     }
     const pa0 = this.xlate(la, Acc.WRITE, sys);
     const pa1 = this.xlate(end & ~0xfff, Acc.WRITE, sys);
+    if (this.debug.watchLive) this.debug.access(la, size, true);
     for (let i = 0; i < size; i++) {
       const a = (la + i) | 0;
       const b = (v >>> (8 * i)) & 0xff;
@@ -490,10 +509,10 @@ export class Cpu {
   }
 
   /** Supervisor ("implicit system") accesses: descriptor tables, TSS, IDT. */
-  rdSys8(la: number): number { return this.mem.read8(this.xlate(la, Acc.READ, true)); }
+  rdSys8(la: number): number { return this.rdSlow(la, 1, true); }
   rdSys16(la: number): number { return this.rdSlow(la, 2, true); }
   rdSys32(la: number): number { return this.rdSlow(la, 4, true); }
-  wrSys8(la: number, v: number): void { this.mem.write8(this.xlate(la, Acc.WRITE, true), v); }
+  wrSys8(la: number, v: number): void { this.wrSlow(la, 1, v, true); }
   wrSys16(la: number, v: number): void { this.wrSlow(la, 2, v, true); }
   wrSys32(la: number, v: number): void { this.wrSlow(la, 4, v, true); }
 

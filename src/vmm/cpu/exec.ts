@@ -30,6 +30,12 @@
  *    that sets `intShadow` must also set `cpu.brk`, so the rest of its block
  *    is not run under a stale shadow.
  *
+ * Debugger: while breakpoints or watchpoints exist, or a single step is
+ * requested (`cpu.debug`), `run` hands over to `runDebug` (debug.ts), the
+ * same loop plus a breakpoint check at every block start; otherwise the
+ * only cost is one test per call. Event delivery (raiseException,
+ * raiseInterrupt) turns watchpoint checks off for its own accesses.
+ *
  * Protocol with instruction semantics: before `exec` runs, `cpu.eip` holds
  * the next instruction's offset; branches overwrite it. On a fault the loop
  * restores the faulting instruction's EIP. Anything that changes what the
@@ -42,6 +48,7 @@ import { Cpu, Exit, IntKind, type Delivery } from './cpu.js';
 import { CpuFault, Vec } from './fault.js';
 import { TF } from './flags.js';
 import type { Block } from './blocks.js';
+import { runDebug } from './debug.js';
 
 /** Contributory exceptions (table 6-4): #DE, #TS, #NP, #SS, #GP. */
 function contributory(v: number): boolean {
@@ -58,6 +65,18 @@ const MAX_NESTED = 8;
  * writes CR2 as it recognises the fault). Returns false on a triple fault.
  */
 export function raiseException(cpu: Cpu, f: CpuFault): boolean {
+  const d = cpu.debug;
+  if (!d.watchLive) return deliverException(cpu, f);
+  // Accesses made by event delivery are not the instruction's: no watchpoint hits.
+  d.watchLive = false;
+  try {
+    return deliverException(cpu, f);
+  } finally {
+    d.watchLive = true;
+  }
+}
+
+function deliverException(cpu: Cpu, f: CpuFault): boolean {
   let vector = f.vector, ec = f.errorCode;
   if (vector === Vec.PF) cpu.cr2 = f.cr2;
   for (let attempt = 0; attempt < MAX_NESTED; attempt++) {
@@ -94,6 +113,17 @@ export function raiseException(cpu: Cpu, f: CpuFault): boolean {
  * interrupt, with the same escalation rules (the event itself is benign).
  */
 export function raiseInterrupt(cpu: Cpu, vector: number, kind: IntKind): boolean {
+  const d = cpu.debug;
+  if (!d.watchLive) return deliverInterrupt(cpu, vector, kind);
+  d.watchLive = false;
+  try {
+    return deliverInterrupt(cpu, vector, kind);
+  } finally {
+    d.watchLive = true;
+  }
+}
+
+function deliverInterrupt(cpu: Cpu, vector: number, kind: IntKind): boolean {
   try {
     cpu.delivery.deliver(cpu, vector, kind, -1);
     return true;
@@ -104,7 +134,7 @@ export function raiseInterrupt(cpu: Cpu, vector: number, kind: IntKind): boolean
 }
 
 /** Result of `stepOne` that means "keep running". */
-const CONTINUE = -1;
+export const CONTINUE = -1;
 
 /** Wraps the CPU's delivery while one instruction is single-stepped, to see whether it delivered an event. */
 class WatchDelivery implements Delivery {
@@ -120,7 +150,7 @@ class WatchDelivery implements Delivery {
  * Run the first instruction of `block` alone (TF or interrupt shadow), with
  * the single-step trap after it. Returns CONTINUE or an Exit.
  */
-function stepOne(cpu: Cpu, block: Block): number {
+export function stepOne(cpu: Cpu, block: Block): number {
   const tf = (cpu.flags & TF) !== 0;
   const i = block.insns[0]!;
   cpu.intShadow = false; // the shadow covers this instruction only
@@ -134,6 +164,8 @@ function stepOne(cpu: Cpu, block: Block): number {
     if (!(e instanceof CpuFault)) throw e;
     cpu.eip = i.eip;
     cpu.brk = false;
+    // A watchpoint hit by an instruction that then faulted is not reported.
+    if (cpu.exitReason === Exit.WATCH) cpu.debug.dropHit();
     if (!raiseException(cpu, e)) return Exit.TRIPLE_FAULT;
     if (cpu.exitReason !== Exit.BUDGET) return cpu.exitReason;
     cpu.brk = false;
@@ -158,6 +190,9 @@ function stepOne(cpu: Cpu, block: Block): number {
  * says how many retired in total.
  */
 export function run(cpu: Cpu, budget: number): Exit {
+  // Breakpoints, watchpoints or a single step: the debugger's loop (debug.ts).
+  const dbg = cpu.debug;
+  if (dbg.armed || dbg.stepping) return runDebug(cpu, budget);
   const blocks = cpu.blocks;
   let left = budget;
   cpu.exitReason = Exit.BUDGET;

@@ -13,6 +13,7 @@ export { Cpu, Exit, IntKind, Seg, R, SA, Acc, type CpuHost, type Delivery } from
 export { run, raiseException, raiseInterrupt } from './exec.js';
 export { CpuFault, Vec, VECTOR_NAMES } from './fault.js';
 export { readEflags, materialize } from './flags.js';
+export { CpuDebug, MAX_WATCH_LEN, type Watchpoint, type WatchHit, type WatchKind } from './debug.js';
 
 export interface CpuOptions {
   host?: CpuHost;

@@ -56,6 +56,9 @@
  *  - accesses that would fall outside guest memory (bus reads of 0xff,
  *    dropped writes) or straddle a page or limit are left to the
  *    per-element path, which handles every corner.
+ *  - pages holding a debugger watchpoint (never in the TLB) are left to the
+ *    per-element path, whose accesses the watchpoints see; a repeat stops
+ *    after the element that hit one, like a chunk boundary.
  * Backward runs require flat (4 GiB, expand-up) segments; 16-bit-address
  * string operations, LODS, and backward CMPS/SCAS always take the
  * per-element path.
@@ -63,7 +66,7 @@
  * No flags are undefined here: CMPS/SCAS set all of CF/PF/AF/ZF/SF/OF as
  * CMP does; the other instructions change no flag.
  */
-import { Acc, SA, Seg, SF_, type Cpu } from '../cpu.js';
+import { Acc, Exit, SA, Seg, SF_, type Cpu } from '../cpu.js';
 import { ARITH, DF, LF, TF } from '../flags.js';
 import { D, type ExecFn, type Insn } from '../insn.js';
 import { segR, segW } from '../operands.js';
@@ -263,12 +266,26 @@ function segCap(c: Cpu, seg: number, off: number, bytes: number, write: boolean)
   return room < bytes ? room : bytes;
 }
 
-/** Physical address of linear `la` for `acc` via the TLB, else the walker (may throw #PF). */
+/**
+ * Physical address of linear `la` for `acc` via the TLB, else the walker
+ * (may throw #PF); -1 for a page holding a debugger watchpoint (never in
+ * the TLB), which the per-element path must handle so every element is
+ * checked.
+ */
 function physOf(c: Cpu, la: number, acc: Acc): number {
   const e = c.tlb[la >>> 12]!;
   const need = acc === Acc.WRITE ? c.needW : c.needR;
   if ((e & need) === need) return ((e & ~0xfff) >>> 0) + (la & 0xfff);
+  const watched = c.debug.watchPages;
+  if (watched !== null && watched[la >>> 12] !== 0) return -1;
   return c.xlate(la, acc);
+}
+
+/** A debugger watchpoint was hit by this element: stop after it (EIP stays while iterations remain). */
+function watchStop(c: Cpu, i: Insn, cnt: number): boolean {
+  if (c.exitReason !== Exit.WATCH) return false;
+  if (cnt !== 0) yieldRep(c, i);
+  return true;
 }
 
 /** Bytes left in the page of linear address `la`. */
@@ -295,7 +312,9 @@ function movsRun(c: Cpu, i: Insn, n: number, max: number): number {
   if (bytes === 0) return 0;
   // Source before destination: the order in which the first element faults.
   const sPa = physOf(c, sLa, Acc.READ);
+  if (sPa < 0) return 0;
   const dPa = physOf(c, dLa, Acc.WRITE);
+  if (dPa < 0) return 0;
   const mem = c.mem;
   if (sPa + bytes > mem.size || dPa + bytes > mem.size) return 0;
   if (dPa > sPa && dPa < sPa + bytes) {
@@ -322,6 +341,7 @@ function stosRun(c: Cpu, n: number, max: number): number {
   bytes &= -n;
   if (bytes === 0) return 0;
   const pa = physOf(c, dLa, Acc.WRITE);
+  if (pa < 0) return 0;
   const mem = c.mem;
   if (pa + bytes > mem.size) return 0;
   if (mem.codePages[pa >>> 12] !== 0) mem.noteWrite(pa >>> 12);
@@ -384,7 +404,9 @@ function movsRunDown(c: Cpu, i: Insn, n: number, max: number): number {
   if (dr < k) k = dr;
   if (k === 0) return 0;
   const sPa = physOf(c, sLa, Acc.READ);
+  if (sPa < 0) return 0;
   const dPa = physOf(c, dLa, Acc.WRITE);
+  if (dPa < 0) return 0;
   const mem = c.mem;
   if (sPa + n > mem.size || dPa + n > mem.size) return 0;
   const dist = sPa - dPa;
@@ -413,6 +435,7 @@ function stosRunDown(c: Cpu, n: number, max: number): number {
   if (max < k) k = max;
   if (k === 0) return 0;
   const pa = physOf(c, dLa, Acc.WRITE);
+  if (pa < 0) return 0;
   const mem = c.mem;
   if (pa + n > mem.size) return 0;
   const bytes = k * n;
@@ -440,6 +463,7 @@ function scasRun(c: Cpu, n: number, max: number, repe: boolean): number {
   bytes &= -n;
   if (bytes === 0) return 0;
   const pa = physOf(c, dLa, Acc.READ);
+  if (pa < 0) return 0;
   const mem = c.mem;
   if (pa + bytes > mem.size) return 0;
   const a = acc(c, n);
@@ -471,7 +495,9 @@ function cmpsRun(c: Cpu, i: Insn, n: number, max: number, repe: boolean): number
   bytes &= -n;
   if (bytes === 0) return 0;
   const sPa = physOf(c, sLa, Acc.READ);
+  if (sPa < 0) return 0;
   const dPa = physOf(c, dLa, Acc.READ);
+  if (dPa < 0) return 0;
   const mem = c.mem;
   if (sPa + bytes > mem.size || dPa + bytes > mem.size) return 0;
   const u8 = mem.u8, dv = mem.dv;
@@ -501,12 +527,15 @@ function repMovs(c: Cpu, i: Insn, n: number): void {
   for (;;) {
     const max = cnt < left ? cnt : left;
     let done = i.a16 ? 0 : step > 0 ? movsRun(c, i, n, max) : movsRunDown(c, i, n, max);
+    let slow = false;
     if (done === 0) {
       movsOnce(c, i, n, step);
       done = 1;
+      slow = true;
     }
     cnt -= done;
     setCount(c, i, cnt);
+    if (slow && watchStop(c, i, cnt)) return;
     if (cnt === 0) return;
     left -= done;
     if (left <= 0) { yieldRep(c, i); return; }
@@ -521,12 +550,15 @@ function repStos(c: Cpu, i: Insn, n: number): void {
   for (;;) {
     const max = cnt < left ? cnt : left;
     let done = i.a16 ? 0 : step > 0 ? stosRun(c, n, max) : stosRunDown(c, n, max);
+    let slow = false;
     if (done === 0) {
       stosOnce(c, i, n, step);
       done = 1;
+      slow = true;
     }
     cnt -= done;
     setCount(c, i, cnt);
+    if (slow && watchStop(c, i, cnt)) return;
     if (cnt === 0) return;
     left -= done;
     if (left <= 0) { yieldRep(c, i); return; }
@@ -542,6 +574,7 @@ function repLods(c: Cpu, i: Insn, n: number): void {
     lodsOnce(c, i, n, step);
     cnt--;
     setCount(c, i, cnt);
+    if (watchStop(c, i, cnt)) return;
     if (cnt === 0) return;
     if (--left <= 0) { yieldRep(c, i); return; }
   }
@@ -557,16 +590,18 @@ function repCmps(c: Cpu, i: Insn, n: number): void {
   for (;;) {
     const max = cnt < left ? cnt : left;
     let done = fast ? cmpsRun(c, i, n, max, repe) : 0;
-    let eq: boolean;
+    let eq: boolean, slow = false;
     if (done === 0) {
       eq = cmpsOnce(c, i, n, step);
       done = 1;
+      slow = true;
     } else {
       eq = runEq;
     }
     cnt -= done;
     setCount(c, i, cnt);
     if (cnt === 0 || eq !== repe) return;
+    if (slow && watchStop(c, i, cnt)) return;
     left -= done;
     if (left <= 0) { yieldRep(c, i); return; }
   }
@@ -582,16 +617,18 @@ function repScas(c: Cpu, i: Insn, n: number): void {
   for (;;) {
     const max = cnt < left ? cnt : left;
     let done = fast ? scasRun(c, n, max, repe) : 0;
-    let eq: boolean;
+    let eq: boolean, slow = false;
     if (done === 0) {
       eq = scasOnce(c, i, n, step);
       done = 1;
+      slow = true;
     } else {
       eq = runEq;
     }
     cnt -= done;
     setCount(c, i, cnt);
     if (cnt === 0 || eq !== repe) return;
+    if (slow && watchStop(c, i, cnt)) return;
     left -= done;
     if (left <= 0) { yieldRep(c, i); return; }
   }

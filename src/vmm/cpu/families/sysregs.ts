@@ -630,6 +630,7 @@ function insExec(size: number): ExecFn {
       if (size === 1) c.wr8(la, v); else if (size === 2) c.wr16(la, v); else c.wr32(la, v);
       if (i.a16) c.r16[14] = di + step; else c.r32[7] = di + step;
       if (i.rep !== 0) { if (i.a16) c.r16[2] = c.r16[2]! - 1; else c.r32[1] = c.r32[1]! - 1; }
+      if (c.exitReason === Exit.WATCH) break; // a debugger watchpoint: stop after this element
     }
     repContinue(c, i);
   };
@@ -648,6 +649,7 @@ function outsExec(size: number): ExecFn {
       c.host.ioOut(port, size, v);
       if (i.a16) c.r16[12] = si + step; else c.r32[6] = si + step;
       if (i.rep !== 0) { if (i.a16) c.r16[2] = c.r16[2]! - 1; else c.r32[1] = c.r32[1]! - 1; }
+      if (c.exitReason === Exit.WATCH) break; // a debugger watchpoint: stop after this element
     }
     repContinue(c, i);
   };

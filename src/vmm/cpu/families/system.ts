@@ -35,6 +35,7 @@ import { CpuFault, Vec } from '../fault.js';
 import { IF, IOPL, VIF, VIP, ZF, getOF, materialize } from '../flags.js';
 import { D, Imm, type ExecFn, type Insn } from '../insn.js';
 import { iret } from '../interrupts.js';
+import { deliverUnwatched } from '../debug.js';
 import { ea, laW, peekStack16, peekStack32, push16, push32, segR } from '../operands.js';
 import { farCall, farJump, farReturn, loadSegment, protectedMode } from '../segments.js';
 import type { OpTable } from '../table.js';
@@ -117,7 +118,7 @@ function loadFar(t: OpTable, op: number, seg: number, name: string): void {
 
 /** Deliver a software interrupt from an exec function (EIP is already past it). */
 function softInt(c: Cpu, vector: number): void {
-  c.delivery.deliver(c, vector, IntKind.SOFTWARE, -1);
+  deliverUnwatched(c, vector, IntKind.SOFTWARE);
 }
 
 /**
@@ -210,7 +211,7 @@ export function register(t: OpTable): void {
   t.op(0xf1, {
     name: 'int1', flags: D.ENDS,
     // A "privileged software exception": no gate DPL check, EXT set in nested error codes.
-    exec: (c) => { c.delivery.deliver(c, Vec.DB, IntKind.EXCEPTION, -1); },
+    exec: (c) => { deliverUnwatched(c, Vec.DB, IntKind.EXCEPTION); },
   });
   t.op(0xcf, {
     name: 'iret', flags: D.ENDS,
