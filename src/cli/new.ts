@@ -17,6 +17,43 @@ export interface NewResult {
   files: number;
 }
 
+/**
+ * gdb Python for watch mode (docs/gdb.md): at every stop, when the symbol
+ * file changed on disk since gdb read it (xenkit rebooted the guest into a
+ * rebuilt kernel), read it again, so breakpoints and backtraces follow the
+ * new kernel. The gdb protocol has no way for the stub to ask for this.
+ */
+export const GDB_RELOAD_PYTHON = `import os
+import gdb
+
+def _xenkit_mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+_xenkit_mtimes = {}
+if gdb.current_progspace().filename:
+    _xenkit_mtimes[gdb.current_progspace().filename] = _xenkit_mtime(gdb.current_progspace().filename)
+
+def _xenkit_reload(event):
+    path = gdb.current_progspace().filename
+    mtime = _xenkit_mtime(path) if path else None
+    if mtime is None:
+        return
+    if _xenkit_mtimes.setdefault(path, mtime) != mtime:
+        _xenkit_mtimes[path] = mtime
+        gdb.write("xenkit: %s changed: reading its symbols again\\n" % path)
+        confirm = gdb.parameter("confirm")
+        gdb.execute("set confirm off")
+        try:
+            gdb.execute("file " + path)
+        finally:
+            gdb.execute("set confirm " + ("on" if confirm else "off"))
+
+gdb.events.stop.connect(_xenkit_reload)
+`;
+
 function gdbinit(port: number): string {
   return `# gdb settings for this kernel (gdb reads ./.gdbinit when it is allowed to:
 # add "add-auto-load-safe-path ${'$'}PWD/.gdbinit" to ~/.gdbinit, or run
@@ -27,6 +64,10 @@ function gdbinit(port: number): string {
 set architecture i386
 file build/kernel.elf
 target remote 127.0.0.1:${port}
+
+# Watch mode: after xenkit reboots into a rebuilt kernel, read its symbols again.
+python
+${GDB_RELOAD_PYTHON}end
 `;
 }
 

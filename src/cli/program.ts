@@ -11,6 +11,20 @@ export interface RunOptions {
   memory: string;
   cmdline: string;
   trace?: 'hypercalls';
+  /** Guest time from the instruction count instead of the host clock. */
+  deterministic?: boolean;
+  /** Where the guest console goes: stdio (default), file:PATH or tcp:PORT (console-host.ts). */
+  console?: string;
+  /** `--gdb [HOST:]PORT`: serve gdb's remote protocol there (debug-run.ts). */
+  gdb?: string;
+  /** `--gdb-wait`: stop before the first guest instruction until gdb resumes the guest. */
+  gdbWait?: boolean;
+  /** `--watch`: rebuild on source changes and reboot into the new kernel (watch.ts). */
+  watch?: boolean;
+  /** `--build CMD`: the watch mode's build command (default `make` in the project directory). */
+  build?: string;
+  /** `--watch-path GLOB`, repeatable: what watch mode watches (default the project directory). */
+  watchPath?: string[];
 }
 
 export interface ProgramHooks {
@@ -38,10 +52,30 @@ const ENVIRONMENT = `Environment:
   NO_COLOR       set (non-empty) to disable colours on stderr
   XENKIT_DEBUG   set to 1 to print stack traces of internal errors`;
 
-const RUN_NOTES = `Guest console output goes to stdout; traces, crash reports and xenkit's own
-messages go to stderr. On a guest crash (SHUTDOWN_crash, an exception with no
-handler, a triple fault) xenkit prints a crash report: registers, the faulting
-instruction, a symbolized backtrace and the last hypercalls.`;
+const RUN_NOTES = `Guest console output goes to stdout (or where --console says) and stdin is the
+guest's console input; on a terminal every key goes to the guest, and Ctrl-]
+quits. Traces, crash reports and xenkit's own messages go to stderr. On a
+guest crash (SHUTDOWN_crash, an exception with no handler, a triple fault)
+xenkit prints a crash report: registers, the faulting instruction, a
+symbolized backtrace and the last hypercalls.`;
+
+const DEBUG_NOTES = `Debugging and watch mode (docs/gdb.md):
+  --gdb 1234 listens on 127.0.0.1:1234; any other host must be named (e.g.
+  --gdb 0.0.0.0:1234) and prints a warning: the protocol has no authentication.
+  Under gdb a guest crash stops with SIGSEGV instead of ending the run, and the
+  run ends when gdb detaches. --watch rebuilds the kernel when a source changes
+  and reboots the guest into it, gdb staying attached; a failed build keeps the
+  old guest. In watch mode only Ctrl-C ends the run.
+
+Examples:
+  xenkit run build/kernel.elf --gdb 1234 --gdb-wait   # then: gdb build/kernel.elf -ex 'target remote :1234'
+  xenkit run build/kernel.elf --watch                 # make and reboot on every change
+  xenkit run build/kernel.elf --gdb 1234 --watch --build 'make pv' --watch-path 'kernel/**/*.c' --watch-path app`;
+
+/** Collects the values of a repeatable option. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
 
 /** Build the program. `result.status` holds the action's exit status after parsing. */
 export function buildProgram(h: ProgramHooks): { program: Command; result: { status: number } } {
@@ -69,6 +103,14 @@ export function buildProgram(h: ProgramHooks): { program: Command; result: { sta
     .option('-c, --cmdline <str>', 'the guest kernel command line', '')
     .addOption(new Option('-t, --trace <what>', 'trace to stderr; "hypercalls": each hypercall with its decoded arguments, result and symbolized caller')
       .choices(['hypercalls']))
+    .option('--deterministic', 'guest time follows the instruction count (1 ns each, idle time skipped) instead of the host clock: the same kernel and input give the same output on every run')
+    .option('--console <where>', 'the guest console: "stdio" (stdout and stdin; on a terminal, raw mode with Ctrl-] to quit), "file:PATH" (output to PATH) or "tcp:PORT" (a server on 127.0.0.1:PORT)', 'stdio')
+    .option('--gdb <[host:]port>', 'serve gdb\'s remote protocol on this TCP port (on 127.0.0.1 unless a host is named); see docs/gdb.md')
+    .option('--gdb-wait', 'with --gdb: stop before the first guest instruction until gdb continues')
+    .option('--watch', 'rebuild the kernel when a source changes and reboot the guest into it (gdb stays attached)')
+    .option('--build <cmd>', 'with --watch: the build command (default: make, in the nearest directory at or above the kernel with a Makefile)')
+    .option('--watch-path <glob>', 'with --watch: what to watch, repeatable (default: that directory, minus the kernel\'s build directory)', collect)
+    .addHelpText('after', `\n${DEBUG_NOTES}`)
     .addHelpText('after', `\n${RUN_NOTES}\n\n${exitStatusHelp()}\n\n${ENVIRONMENT}`)
     .action(async (kernel: string, opts: RunOptions) => {
       result.status = await h.run(kernel, opts);
@@ -80,13 +122,21 @@ export function buildProgram(h: ProgramHooks): { program: Command; result: { sta
     .option('-m, --memory <size>', `guest RAM (as for run), from ${MEMORY_RANGE_HELP}`, '64M')
     .option('-c, --cmdline <str>', 'the guest kernel command line ("crash" makes the demo crash on purpose)', '')
     .addOption(new Option('-t, --trace <what>', 'trace to stderr (as for run)').choices(['hypercalls']))
+    .option('--deterministic', 'guest time from the instruction count (as for run)')
+    .option('--console <where>', 'the guest console: stdio, file:PATH or tcp:PORT (as for run)', 'stdio')
+    .option('--gdb <[host:]port>', 'serve gdb\'s remote protocol on this TCP port (as for run)')
+    .option('--gdb-wait', 'with --gdb: stop before the first guest instruction until gdb continues')
+    .option('--watch', 'rebuild the demo kernel (make in templates/minios) on changes and reboot into it')
+    .option('--build <cmd>', 'with --watch: the build command (default: make)')
+    .option('--watch-path <glob>', 'with --watch: what to watch, repeatable', collect)
     .addHelpText('after', `
 The demo is templates/minios/build/kernel.elf when \`npm install\` could build it
 with gcc, otherwise the prebuilt assets/demo/kernel.elf made from the same sources.
 
 Examples:
   npm start
-  npx xenkit demo --cmdline crash      # see a crash report`)
+  npx xenkit demo --cmdline crash      # see a crash report
+  npx xenkit demo --gdb 1234 --gdb-wait   # then: gdb templates/minios/build/kernel.elf -ex 'target remote :1234'`)
     .action(async (opts: RunOptions) => {
       result.status = await h.demo(opts);
     });

@@ -1,10 +1,13 @@
 /**
  * `xenkit run <kernel.elf>`: read and inspect the kernel, build a Machine
- * whose console writes to stdout, and run it in slices until it stops,
- * yielding to the event loop between slices (SIGINT, and later console
- * input and the gdb stub, are served there). Then map the exit to a status
- * and tell the user what happened: nothing for a poweroff, a crash report
- * for a crash, one line otherwise.
+ * whose console writes to stdout and whose guest time comes from the host
+ * clock (or, with --deterministic, from the instruction count), and run it
+ * in slices until it stops, yielding to the event loop between slices
+ * (SIGINT, and later console input and the gdb stub, are served there).
+ * When the guest's vCPU sleeps (SCHEDOP_block, poll, PVH hlt) the machine
+ * says until when, and the loop waits on a timer instead of spinning.
+ * Then map the exit to a status and tell the user what happened: nothing
+ * for a poweroff, a crash report for a crash, one line otherwise.
  *
  * Wiring only: the loop, the machine and the formatters live in src/vmm;
  * the statuses in exit-codes.ts. The formatters (and the disassembler the
@@ -14,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { inspectKernel } from '../loader/kernel.js';
 import { MAX_MEMORY, MIN_MEMORY, Machine, type MachineExit } from '../vmm/machine.js';
+import type { Clock } from '../vmm/xen/time.js';
 import { recordExceptions } from '../vmm/report/exceptions.js';
 import { ANSI, PLAIN, type Palette } from '../vmm/report/style.js';
 import { CliError, reportInternalError } from './errors.js';
@@ -21,6 +25,8 @@ import { EXIT, statusForExit, wantsCrashReport } from './exit-codes.js';
 import { OrderedOutput, type OutStream } from './output.js';
 import type { RunOptions } from './program.js';
 import { parseSize } from './size.js';
+import { hostClock } from './host-clock.js';
+import { ESCAPE_KEY_NAME, createConsoleHost, parseConsoleSpec, type StdinLike } from './console-host.js';
 
 /** Guest instructions per slice between event-loop turns (a few milliseconds). */
 export const SLICE = 500_000;
@@ -32,6 +38,10 @@ export interface RunHost {
   env: NodeJS.ProcessEnv;
   /** Call `handler` on SIGINT until the returned function is called. */
   onInterrupt(handler: () => void): () => void;
+  /** Host time for the guest (default: the process clock); unused with --deterministic. */
+  clock?: Clock;
+  /** The console's input for `--console stdio` (a function: stdin is opened only when used); omitted: no input. */
+  stdin?: () => StdinLike;
 }
 
 /** The real process. */
@@ -44,7 +54,16 @@ export function processHost(): RunHost {
       process.on('SIGINT', handler);
       return () => { process.off('SIGINT', handler); };
     },
+    clock: hostClock(),
+    stdin: () => process.stdin,
   };
+}
+
+/** Host milliseconds to wait for `ns` of guest time (rounded up, so the deadline has passed on return). */
+export function waitMs(ns: bigint): number {
+  if (ns <= 0n) return 0;
+  const ms = (ns + 999_999n) / 1_000_000n;
+  return ms > 2_000_000_000n ? 2_000_000_000 : Number(ms);
 }
 
 /** Colours on stderr only for a terminal, and never with NO_COLOR set (no-color.org). */
@@ -66,46 +85,79 @@ function readKernel(file: string): Uint8Array {
   }
 }
 
-/** Run the machine in slices until it stops or SIGINT arrives. */
+/**
+ * Run the machine in slices until it stops or SIGINT arrives. Between
+ * slices the loop yields to the event loop (setImmediate); while the vCPU
+ * sleeps it waits on a timer until the machine's deadline, or until the
+ * machine's onWake (a host event source woke the vCPU) or SIGINT.
+ */
 function runLoop(machine: Machine, out: OrderedOutput, host: RunHost): Promise<MachineExit | 'interrupted'> {
   return new Promise((resolve, reject) => {
     let interrupted = false;
-    const off = host.onInterrupt(() => { interrupted = true; });
-    const slice = (): void => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let scheduled = false;
+    const schedule = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(slice);
+      }
+    };
+    const off = host.onInterrupt(() => { interrupted = true; schedule(); });
+    machine.onWake = schedule;
+    const finish = (): void => {
+      off();
+      machine.onWake = null;
+      if (timer !== null) clearTimeout(timer);
+    };
+    function slice(): void {
+      scheduled = false;
       try {
         if (interrupted) {
-          off();
+          finish();
           machine.pollDevices(); // what the guest left in its console ring
           out.flush();
           resolve('interrupted');
           return;
         }
-        const exit = machine.step(SLICE);
-        // Backends consume the rings at every slice end (Machine.pollDevices), so output never waits for a hypercall.
-        if (exit === null) machine.pollDevices();
+        const r = machine.step(SLICE);
         out.flush();
-        if (exit !== null) {
-          off();
-          resolve(exit);
+        if (r === null) {
+          schedule();
           return;
         }
-        setImmediate(slice);
+        if (r.kind === 'idle') {
+          // Sleep until the deadline (or, with none, until onWake / SIGINT).
+          if (r.waitNs !== null) timer = setTimeout(() => { timer = null; schedule(); }, waitMs(r.waitNs));
+          return;
+        }
+        finish();
+        resolve(r);
       } catch (e) {
-        off();
+        finish();
         reject(e);
       }
-    };
+    }
     slice();
   });
 }
 
 /** `xenkit run`: resolves to the exit status; throws CliError / LoaderError for bad input. */
 export async function runCommand(file: string, opts: RunOptions, host: RunHost = processHost()): Promise<number> {
+  // --gdb / --watch (and their companions): a run that outlives its guest, in debug-run.ts (loaded only then).
+  if (opts.gdb !== undefined || opts.gdbWait === true || opts.watch === true || opts.build !== undefined || (opts.watchPath?.length ?? 0) > 0) {
+    return (await import('./debug-run.js')).debugRunCommand(file, opts, host);
+  }
   const memory = parseSize(opts.memory, '--memory', { min: MIN_MEMORY, max: MAX_MEMORY });
+  const consoleSpec = parseConsoleSpec(opts.console ?? 'stdio');
   const kernel = inspectKernel(readKernel(file), file);
   const out = new OrderedOutput(host.stdout, host.stderr);
   const palette: Palette = wantColour(host.stderr, host.env) ? ANSI : PLAIN;
-  const machine = new Machine({ kernel, memory, cmdline: opts.cmdline, console: { write: (b) => out.stdout(b) } });
+  const clock = opts.deterministic === true ? undefined : host.clock ?? hostClock();
+  const machine = new Machine({
+    kernel, memory, cmdline: opts.cmdline, console: { write: (b) => consoleHost.write(b) }, ...(clock !== undefined ? { clock } : {}),
+  });
   const exceptions = recordExceptions(machine.cpu);
   const symbols = kernel.symbols;
   // A hook, even a silent one, makes the machine decode each call's arguments for the crash report's log.
@@ -120,10 +172,30 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
     if (out.stdoutMidLine) out.stderr('\n');
     out.stderr(line);
   };
+  // The console (--console): guest output there, host input into the ring; the escape key stops the run like SIGINT.
+  const consoleHost = await createConsoleHost(consoleSpec, {
+    stdout: (b) => out.stdout(b), ...(host.stdin !== undefined ? { stdin: host.stdin() } : {}), info: (l) => say(`${l}\n`),
+  });
+  machine.asyncEventSources++;
+  const hasInput = consoleHost.onInput((b) => machine.consoleInput(b), () => {
+    machine.asyncEventSources--; // end of input: a vCPU waiting only for it can never wake
+    machine.onWake?.();
+  });
+  if (!hasInput) machine.asyncEventSources--;
+  let escaped = false;
+  const loopHost: RunHost = {
+    ...host,
+    onInterrupt(handler) {
+      const off = host.onInterrupt(handler);
+      consoleHost.onQuit(() => { escaped = true; handler(); });
+      return () => { off(); consoleHost.onQuit(() => undefined); };
+    },
+  };
   let exit: MachineExit | 'interrupted';
   try {
-    exit = await runLoop(machine, out, host);
+    exit = await runLoop(machine, out, loopHost);
   } catch (e) {
+    await consoleHost.close();
     out.flush();
     const status = reportInternalError(e, (s) => out.stderr(s), host.env);
     if (host.env.XENKIT_DEBUG === '1') {
@@ -135,16 +207,23 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
     out.flush();
     return status;
   }
+  out.flush();
+  await consoleHost.close(); // the terminal back to normal before any report
 
   const status = exit === 'interrupted' ? EXIT.INTERRUPTED : statusForExit(exit);
   if (status !== EXIT.POWEROFF) {
     const { describeExit, formatCrashReport, whereIs } = await import('../vmm/report/crash.js');
-    if (exit === 'interrupted') {
+    if (exit === 'interrupted' && escaped) {
+      say(`xenkit: quit with the console escape key (${ESCAPE_KEY_NAME}) after ${machine.cpu.icount} guest instructions, at ${whereIs(machine)}\n`);
+    } else if (exit === 'interrupted') {
       say(`xenkit: interrupted (SIGINT) after ${machine.cpu.icount} guest instructions, at ${whereIs(machine)}\n`);
     } else if (wantsCrashReport(status)) {
       say(formatCrashReport(machine, { exit, exceptions: exceptions.records, palette }));
     } else if (exit.kind === 'halted') {
-      say(`xenkit: ${describeExit(exit)} (no event channel or timer can fire yet); stopped at hlt, ${whereIs(machine)}\n`);
+      const how = exit.in === 'block' ? 'blocked in SCHEDOP_block' : exit.in === 'poll' ? 'blocked in SCHEDOP_poll' : 'stopped at hlt';
+      const why = exit.in !== 'block' && exit.in !== 'poll' && !machine.cpu.interruptsEnabled
+        ? 'interrupts disabled' : 'no timer armed and no event can arrive';
+      say(`xenkit: ${describeExit(exit)} (${why}); ${how}, ${whereIs(machine)}\n`);
     } else if (status === EXIT.REBOOT) {
       say(`xenkit: ${describeExit(exit)}; xenkit does not restart guests\n`);
     } else {

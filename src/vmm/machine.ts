@@ -4,32 +4,77 @@
  * (Firecracker style).
  *
  *   KernelImage → PhysMemory (+ Xen frames) → domain builder (BootState)
- *     → Cpu (+ PV delivery / Xen platform) → run(cpu, slice) → Exit
- *       HYPERCALL → hypercall table → EAX
+ *     → Cpu (+ PV delivery / Xen platform) → run(cpu, chunk) → Exit
+ *       HYPERCALL → hypercall table → EAX (block/poll may put the vCPU to sleep)
  *       STOPPED   → the domain shut down or crashed
- *       HLT       → PVH idle (nothing can wake it yet: reported)
+ *       HLT       → PVH: with IF=1 the vCPU sleeps like SCHEDOP_block;
+ *                   with IF=0 nothing can wake it: the 'halted' exit
  *       TRIPLE_FAULT
  *
- * `step(budget)` runs at most `budget` instructions and returns either
- * `null` (still running) or the final `MachineExit`. Callers that must
- * serve sockets between slices (the CLI, the gdb stub) call it in a loop
- * with small budgets; tests call `runToEnd`.
+ * `step(budget)` runs at most `budget` instructions and returns null (still
+ * running), the final `MachineExit`, or `MachineIdle` when the vCPU sleeps
+ * and only time or a host event can wake it: `{ kind: 'idle', untilNs,
+ * waitNs }` asks the caller to come back after `waitNs` nanoseconds of host
+ * time (null: only when `onWake` fires). Callers that serve sockets
+ * between slices (the CLI, the gdb stub) call it in a loop with small
+ * budgets, waiting (not spinning) on idle results; tests call `runToEnd`.
+ *
+ * Check points. Events, timers and backends are looked at between
+ * instructions, at *check points*: after every hypercall (Xen checks on
+ * every return to the guest; iret, block, unmask and send all land here),
+ * every EVENT_CHECK_INTERVAL retired instructions (at icount multiples, so
+ * a guest that clears its mask or sets IF itself waits at most that long),
+ * at every timer deadline in deterministic mode (exactly at the deadline's
+ * instruction), and when the vCPU wakes. A check point
+ *   1. fires due timers (time.ts) and republishes vcpu_time_info when one
+ *      fired, on a wake-up, or after a second of guest time;
+ *   2. runs the backends (console, xenstore, added ones: `pollDevices`);
+ *   3. wakes a sleeping vCPU whose wake condition now holds;
+ *   4. delivers a pending upcall to a running vCPU: PV, when
+ *      evtchn_upcall_pending && !evtchn_upcall_mask, a bounce to the event
+ *      callback with the mask set (pv/traps.ts); PVH, when a callback
+ *      vector is configured and EFLAGS.IF=1 with no interrupt shadow, the
+ *      vector as an external interrupt through the IDT (which wakes HLT);
+ *      while IF=0 the CPU is asked to stop at the interrupt window
+ *      (cpu.irqWindow), which is a check point too: after STI the vector
+ *      goes in after the next instruction, as on hardware.
+ * Check points depend only on the instruction count and the guest's own
+ * actions, never on how the caller slices `step`, so the deterministic
+ * clock gives the same run for any budgets.
+ *
+ * Sleeping. While the vCPU sleeps (Domain.sleep) nothing executes. The
+ * machine looks for the earliest deadline that could end the sleep (a
+ * timer whose VIRQ_TIMER would wake it, the poll timeout, a watchdog): in
+ * deterministic mode time jumps there at once; with a host clock step()
+ * returns an idle result. With no such deadline and no host event source
+ * (`asyncEventSources`), nothing can ever wake the vCPU: the run ends with
+ * the 'halted' exit (status 10) instead of hanging.
+ *
+ * Debugger steps. `stepInstruction()` runs exactly one instruction with
+ * event delivery, timers and wake-ups held back (the next step() does
+ * them), so a single step never lands in an event handler; step() also
+ * holds back delivery while `cpu.debug.stepping` is set.
  */
 import { PhysMemory } from './memory/phys.js';
 import { Cpu, Exit, R, Seg } from './cpu/cpu.js';
-import { createCpu, run } from './cpu/index.js';
+import { IntKind, createCpu, raiseInterrupt, run } from './cpu/index.js';
 import { applyPv } from '../loader/builder-pv.js';
 import { applyPvh } from '../loader/builder-pvh.js';
 import type { KernelImage } from '../loader/kernel.js';
 import type { BootState } from '../loader/boot-state.js';
 import { Domain, type ConsoleSink, type DomainStop } from './xen/domain.js';
 import { NO_RESULT } from './xen/hypercalls.js';
-import { PvDelivery } from './xen/pv/traps.js';
+import { PvDelivery, deliverEventUpcall } from './xen/pv/traps.js';
 import { PvGdt } from './xen/pv/gdt.js';
 import { installHypervisorHole } from './xen/pv/hole.js';
 import { XenPlatform } from './xen/platform.js';
 import { registerHypercalls } from './xen/hypercalls/index.js';
 import { XEN_ERRNO } from './xen/abi/errno.js';
+import type { BackendChannel } from './xen/events.js';
+import {
+  TIME_INFO_REFRESH_NS, fireDueTimers, nextDeadline, publishTimeInfo, publishWallClock, type Clock,
+} from './xen/time.js';
+import { runstateInfo } from './xen/hypercalls/vcpu.js';
 import { ConsoleBackend, ConsoleMux } from './devices/console.js';
 import { XenstoreRing, XenstoreServer, buildDom0Tree, buildDomainTree } from './devices/xenstore/index.js';
 
@@ -51,14 +96,47 @@ export interface MachineOptions {
   console: ConsoleSink;
   /** The domain's name in xenstore (default "xenkit-guest"). */
   name?: string;
+  /**
+   * Host clock for guest time (the CLI passes the process clock). Omitted:
+   * the deterministic clock, 1 ns per retired instruction with idle time
+   * skipped (xen/time.ts).
+   */
+  clock?: Clock;
 }
+
+/** Retired instructions between two event check points (see the header). */
+export const EVENT_CHECK_INTERVAL = 16384;
 
 /** How a machine stopped. */
 export type MachineExit =
   | DomainStop
   | { kind: 'triple-fault' }
-  /** The vCPU halted with nothing that could ever wake it. */
-  | { kind: 'halted' };
+  /**
+   * The vCPU stopped with nothing that could ever wake it: `hlt` with
+   * IF=0, or a sleep (PVH `hlt`, SCHEDOP_block, SCHEDOP_poll) with no
+   * timer that could end it and no host event source.
+   */
+  | { kind: 'halted'; in?: 'hlt' | 'block' | 'poll' };
+
+/**
+ * The vCPU sleeps: nothing happens before system time `untilNs` (null: only
+ * an event from a host source can wake it, see Machine.onWake). `waitNs` is
+ * how long that is from now. Only returned with a host clock (in
+ * deterministic mode time jumps), or when waiting for host events alone.
+ */
+export interface MachineIdle {
+  kind: 'idle';
+  untilNs: bigint | null;
+  waitNs: bigint | null;
+}
+
+/** What `step` returns: null while running, the idle request, or the final exit. */
+export type StepResult = MachineExit | MachineIdle | null;
+
+/** A device backend the machine services at every check point, after every hypercall and when it stops. */
+export interface Backend {
+  poll(): void;
+}
 
 export class Machine {
   readonly kernel: KernelImage;
@@ -67,11 +145,36 @@ export class Machine {
   readonly domain: Domain;
   readonly boot: BootState;
   exit: MachineExit | null = null;
-  /** The PV console page's backend (output side). */
+  /** The PV console page's backend (output to the console sink, host input through `consoleInput`). */
   readonly consoleBackend: ConsoleBackend;
   /** The in-VMM xenstored and this domain's connection to it (the xenstore ring). */
   readonly xenstore: XenstoreServer;
   readonly storeRing: XenstoreRing;
+  /** dom0's ends of the toolstack's channels (ports 1 and 2): `notify()` raises the guest's port. */
+  readonly storeChannel: BackendChannel;
+  readonly consoleChannel: BackendChannel;
+  /**
+   * Host-side sources that can raise events while the vCPU sleeps (console
+   * input, sockets). With none, a sleep that no timer can end is final.
+   */
+  asyncEventSources = 0;
+  /**
+   * Called when something outside `step` (a host event source) woke the
+   * sleeping vCPU: an idle caller should call `step` again now.
+   */
+  onWake: (() => void) | null = null;
+  /**
+   * Debugger (src/vmm/debug-target.ts): why the vCPU's last `run` in `step`
+   * returned. After a step() that ended early, Exit.BREAKPOINT / WATCH say
+   * it stopped at a breakpoint or watchpoint (step() returns at once then,
+   * with EIP untouched: no check point runs after a debug exit).
+   */
+  lastCpuExit: Exit = Exit.BUDGET;
+  private readonly backends: Backend[] = [];
+  /** A check point is due before the next instruction. */
+  private checkDue = true;
+  private inStep = false;
+  private lastTimeInfoNs = 0n;
 
   constructor(o: MachineOptions) {
     this.kernel = o.kernel;
@@ -81,10 +184,17 @@ export class Machine {
     this.mem = new PhysMemory(bytes, extra);
     const cmdline = o.cmdline ?? '';
     this.cpu = createCpu(this.mem);
-    this.domain = new Domain({ type: o.kernel.type, cpu: this.cpu, mem: this.mem, nrPages, console: o.console, cmdline });
+    this.domain = new Domain({
+      type: o.kernel.type, cpu: this.cpu, mem: this.mem, nrPages, console: o.console, cmdline, clock: o.clock ?? null,
+    });
     const dom = this.domain;
     this.cpu.host = new XenPlatform(dom);
     registerHypercalls(dom);
+    // The toolstack's channels first (libxl: xenstore, then console), so the builders can name them.
+    const chans = dom.bindToolstackChannels();
+    if (dom.storeEvtchn !== STORE_EVTCHN || dom.consoleEvtchn !== CONSOLE_EVTCHN) throw new Error('toolstack ports moved');
+    this.storeChannel = chans.store;
+    this.consoleChannel = chans.console;
     if (o.kernel.type === 'pv') {
       const { boot, pv } = applyPv(o.kernel, this.mem, {
         nrPages, cmdline, sharedInfoMfn: dom.sharedInfoMfn, consoleEvtchn: CONSOLE_EVTCHN, storeEvtchn: STORE_EVTCHN,
@@ -106,8 +216,6 @@ export class Machine {
       dom.consolePfn = pvh.consolePfn;
       dom.storePfn = pvh.storePfn;
     }
-    dom.consoleEvtchn = CONSOLE_EVTCHN;
-    dom.storeEvtchn = STORE_EVTCHN;
     // One screen for both console channels: the ring and console_io (see devices/console.ts).
     const mux = new ConsoleMux(o.console);
     dom.console = { write: (b) => mux.write(1, b) };
@@ -121,6 +229,14 @@ export class Machine {
       store: { mfn: dom.storePfn, port: STORE_EVTCHN },
     });
     this.storeRing = new XenstoreRing(this.mem, dom.storePfn * 4096, this.xenstore, dom.domid);
+    // Backends hear the guest's EVTCHNOP_send synchronously.
+    this.consoleChannel.onSend = () => this.serviceConsole();
+    this.storeChannel.onSend = () => this.serviceStore();
+    // Time: RDTSC reads the domain's clock; shared_info carries the wall clock and vcpu_time_info.
+    this.cpu.tscHook = () => dom.time.tsc();
+    publishWallClock(this.mem, dom.sharedInfoPa, dom.time.bootWallNs);
+    this.publishTime(dom.time.nowNs());
+    dom.onWake = () => this.woken();
     this.enter(this.boot);
   }
 
@@ -153,81 +269,259 @@ export class Machine {
 
   /**
    * Run up to `budget` instructions. Returns the final exit once the
-   * machine has stopped (and every later call returns it again), or null.
+   * machine has stopped (and every later call returns it again), an idle
+   * request while the vCPU sleeps (host clock), or null.
    */
-  step(budget: number): MachineExit | null {
+  step(budget: number): StepResult {
     if (this.exit !== null) return this.exit;
-    const cpu = this.cpu, dom = this.domain;
+    const cpu = this.cpu, dom = this.domain, time = dom.time;
     let left = budget;
-    while (left > 0 && this.exit === null) {
-      const before = cpu.icount;
-      const why = run(cpu, left);
-      left -= cpu.icount - before;
-      switch (why) {
-        case Exit.HYPERCALL:
-          this.hypercall();
-          break;
-        case Exit.STOPPED:
-          break;
-        case Exit.TRIPLE_FAULT:
-          this.exit = { kind: 'triple-fault' };
-          break;
-        case Exit.HLT:
-          // Nothing can wake a halted vCPU until event delivery exists (issue 4).
-          this.exit = { kind: 'halted' };
-          break;
-        case Exit.BUDGET:
-          left = 0;
-          break;
-        default:
-          // Debug exits (breakpoint, step, watch) belong to the gdb layer.
-          left = 0;
-          break;
+    this.inStep = true;
+    try {
+      while (this.exit === null) {
+        let checked = false;
+        if (this.checkDue) {
+          this.checkDue = false;
+          checked = true;
+          this.checkpoint();
+          if (dom.stop !== null) this.exit = dom.stop;
+          if (this.exit !== null) break;
+        }
+        if (dom.sleep !== null) {
+          const idle = this.idle();
+          if (idle !== null) return idle;
+          continue;
+        }
+        if (left <= 0) break;
+        // Run to the next check point at most: an icount multiple of the interval, or a deadline.
+        let n = Math.min(left, EVENT_CHECK_INTERVAL - (cpu.icount % EVENT_CHECK_INTERVAL));
+        let deadline: bigint | null = null;
+        if (time.deterministic && (deadline = nextDeadline(dom)) !== null) {
+          const k = time.instructionsUntil(deadline);
+          if (k === 0 && !checked) {
+            this.checkDue = true;
+            continue;
+          }
+          n = Math.max(1, Math.min(n, k));
+        }
+        const before = cpu.icount;
+        const why = run(cpu, n);
+        this.lastCpuExit = why;
+        const ran = cpu.icount - before;
+        left -= ran;
+        if (ran > 0 && cpu.icount % EVENT_CHECK_INTERVAL === 0) this.checkDue = true;
+        if (deadline !== null && time.instructionsUntil(deadline) === 0) this.checkDue = true;
+        switch (why) {
+          case Exit.HYPERCALL:
+            this.hypercall();
+            break;
+          case Exit.STOPPED:
+            // The interrupt window opened (cpu.irqWindow): a check point injects the vector. If one
+            // just ran and could not (its delivery faulted), let the guest run to the next one.
+            if (dom.stop === null && cpu.irqWindow) {
+              if (ran === 0 && checked) cpu.irqWindow = false;
+              else this.checkDue = true;
+            }
+            break;
+          case Exit.BUDGET:
+            break;
+          case Exit.TRIPLE_FAULT:
+            this.exit = { kind: 'triple-fault' };
+            break;
+          case Exit.HLT:
+            this.halt();
+            break;
+          default:
+            // Debug exits (breakpoint, step, watch) belong to the gdb layer: return now, before a
+            // check point could deliver an event and move EIP off the breakpoint (debug-target.ts).
+            if (dom.stop !== null) this.exit = dom.stop;
+            if (this.exit !== null) this.pollDevices();
+            return this.exit;
+        }
+        if (dom.stop !== null) this.exit = dom.stop;
       }
-      if (dom.stop !== null) this.exit = dom.stop;
+    } finally {
+      this.inStep = false;
     }
-    this.pollDevices();
+    if (this.exit !== null) this.pollDevices();
     return this.exit;
   }
 
-  /** Run until the machine stops or `maxInstructions` retire (then null). */
+  /**
+   * Execute exactly one guest instruction, for a debugger's single step
+   * (cpu.debug.stepping semantics: breakpoints at EIP do not stop it). No
+   * event is delivered, no timer fires and no backend runs before it; a
+   * hypercall it makes is serviced. The held-back check point runs at the
+   * next `step`. A sleeping vCPU executes nothing: the idle request is
+   * returned.
+   */
+  stepInstruction(): StepResult {
+    if (this.exit !== null) return this.exit;
+    const cpu = this.cpu, dom = this.domain;
+    if (dom.sleep !== null) {
+      const until = nextDeadline(dom, true), now = dom.time.nowNs();
+      return { kind: 'idle', untilNs: until, waitNs: until === null ? null : until > now ? until - now : 0n };
+    }
+    const dbg = cpu.debug, was = dbg.stepping;
+    dbg.stepping = true;
+    let why: Exit;
+    try {
+      why = run(cpu, 1);
+    } finally {
+      dbg.stepping = was;
+    }
+    this.checkDue = true;
+    if (why === Exit.HYPERCALL) {
+      this.hypercall();
+      this.pollDevices();
+    } else if (why === Exit.TRIPLE_FAULT) this.exit = { kind: 'triple-fault' };
+    else if (why === Exit.HLT || cpu.halted) this.halt();
+    if (dom.stop !== null) this.exit = dom.stop;
+    if (this.exit !== null) this.pollDevices();
+    return this.exit;
+  }
+
+  /**
+   * Run until the machine stops or `maxInstructions` retire (then null).
+   * Meant for the deterministic clock, where idle time is skipped; with a
+   * host clock it busy-waits through idle periods. A vCPU left waiting for
+   * host events alone returns null.
+   */
   runToEnd(maxInstructions = 2_000_000_000): MachineExit | null {
     const start = this.cpu.icount;
     while (this.exit === null && this.cpu.icount - start < maxInstructions) {
       const r = this.step(Math.min(1_000_000, maxInstructions - (this.cpu.icount - start)));
-      if (r !== null) return r;
+      if (r === null) continue;
+      if (r.kind === 'idle') {
+        if (r.waitNs === null) return null;
+        continue;
+      }
+      return r;
     }
     return this.exit;
   }
 
-  /**
-   * Backend work: consume what the guest put in its rings. Run after every
-   * hypercall (yield, poll, block and EVTCHNOP_send are where guests wait
-   * for backends), at every slice end, and when the machine stops, so
-   * nothing the guest printed is lost.
-   */
-  pollDevices(): void {
-    this.consoleBackend.drain();
-    if (this.storeRing.poll()) this.raiseGuestEvent(STORE_EVTCHN);
+  /** Have `b.poll()` run with the machine's own backends (see `pollDevices`). */
+  addBackend(b: Backend): void {
+    this.backends.push(b);
   }
 
   /**
-   * Mark `port` pending for the guest with the 2-level rules (reference §4
-   * "set_pending"): pending bit, then — if the port is unmasked and its
-   * selector bit was clear — the selector bit and upcall_pending.
+   * Backend work: consume what the guest put in its rings and notify it
+   * when there is something for it. Runs at every check point (after every
+   * hypercall: yield, poll, block and EVTCHNOP_send are where guests wait
+   * for backends), and when the machine stops, so nothing the guest
+   * printed is lost.
    */
+  pollDevices(): void {
+    this.serviceConsole();
+    this.serviceStore();
+    for (const b of this.backends) b.poll();
+  }
+
+  /** xenconsoled: copy out the console ring, move queued host input into in[]; tell the guest when either changed. */
+  private serviceConsole(): void {
+    const drained = this.consoleBackend.drain();
+    if (this.consoleBackend.pumpInput() || drained > 0) this.consoleChannel.notify();
+  }
+
+  /**
+   * Host bytes for the guest's console (a keyboard, a socket): queued in
+   * the backend, copied into in[] as far as it has room, and the guest
+   * notified on its console channel (which wakes a vCPU blocked or polling
+   * on it). The rest follows as the guest consumes (serviceConsole). Call
+   * from the host's event loop, between `step`s.
+   */
+  consoleInput(bytes: Uint8Array): void {
+    if (this.consoleBackend.input(bytes)) this.consoleChannel.notify();
+  }
+
+  /** xenstored: serve the store ring; notify when it answered. */
+  private serviceStore(): void {
+    if (this.storeRing.poll()) this.storeChannel.notify();
+  }
+
+  /** Raise guest port `port` with the 2-level rules (what a backend's notify does). */
   raiseGuestEvent(port: number): void {
-    const mem = this.mem, si = this.domain.sharedInfoPa;
-    const word = port >>> 5, bit = 1 << (port & 31);
-    const pend = si + 2048 + word * 4, mask = si + 2176 + word * 4;
-    const p = mem.read32(pend);
-    if ((p & bit) !== 0) return;
-    mem.write32(pend, p | bit);
-    if ((mem.read32(mask) & bit) !== 0) return;
-    const sel = mem.read32(si + 4);
-    if ((sel & (1 << word)) !== 0) return;
-    mem.write32(si + 4, sel | (1 << word));
-    mem.write8(si, 1);
+    this.domain.events.setPending(port);
+  }
+
+  // --- check points, sleeping, delivery ---------------------------------------------
+
+  /** The work of a check point (see the header). */
+  private checkpoint(): void {
+    const dom = this.domain;
+    const sleeping = dom.sleep !== null;
+    const now = dom.time.nowNs();
+    const fired = fireDueTimers(dom, now);
+    this.pollDevices();
+    if (dom.stop !== null) return;
+    if (fired || (sleeping && dom.sleep === null) || now - this.lastTimeInfoNs >= TIME_INFO_REFRESH_NS) this.publishTime(now);
+    if (dom.sleep === null && !this.cpu.debug.stepping) this.deliverUpcall();
+    // PVH: an upcall still waiting for IF=1 (or the end of an interrupt shadow) asks the CPU
+    // to stop at the interrupt window, so it goes in right there, as on hardware.
+    this.cpu.irqWindow = dom.type === 'pvh' && dom.sleep === null && !this.cpu.debug.stepping &&
+      dom.upcallPending !== 0 && dom.upcallVector() !== 0;
+  }
+
+  /** Deliver a pending event upcall if the vCPU can take it now (Xen's local_events_need_delivery). */
+  private deliverUpcall(): void {
+    const dom = this.domain;
+    if (!dom.eventsNeedDelivery()) return;
+    if (dom.type === 'pv') {
+      deliverEventUpcall(dom);
+      return;
+    }
+    // PVH: the callback vector, like an external interrupt, through the IDT (no LAPIC, no EOI).
+    if (!raiseInterrupt(this.cpu, dom.upcallVector(), IntKind.EXTERNAL)) this.exit = { kind: 'triple-fault' };
+  }
+
+  /** The sleeping vCPU: skip time (deterministic), ask the caller to wait (host clock), or end the run. */
+  private idle(): MachineIdle | null {
+    const dom = this.domain, time = dom.time;
+    const deadline = nextDeadline(dom, true);
+    if (deadline === null && this.asyncEventSources === 0) {
+      const s = dom.sleep!;
+      this.exit = { kind: 'halted', in: s.kind === 'poll' ? 'poll' : s.hlt ? 'hlt' : 'block' };
+      if (s.kind === 'block' && s.hlt) this.cpu.halted = true;
+      return null;
+    }
+    this.checkDue = true;
+    if (deadline === null) return { kind: 'idle', untilNs: null, waitNs: null };
+    if (time.deterministic) {
+      time.skipTo(deadline);
+      return null;
+    }
+    const now = time.nowNs();
+    if (deadline <= now) return null;
+    return { kind: 'idle', untilNs: deadline, waitNs: deadline - now };
+  }
+
+  /** HLT exit (PVH): IF=1 sleeps like SCHEDOP_block (Xen's hvm_hlt); IF=0 can never wake. */
+  private halt(): void {
+    const cpu = this.cpu;
+    if (!cpu.halted) return;
+    if (this.domain.type === 'pvh' && cpu.interruptsEnabled) {
+      cpu.halted = false; // it resumes after the hlt once woken
+      this.domain.block(true);
+      this.checkDue = true;
+    } else {
+      this.exit = { kind: 'halted', in: 'hlt' };
+    }
+  }
+
+  /** The vCPU was woken (Domain.wake): refresh its runstate area; tell an idle caller. */
+  private woken(): void {
+    const dom = this.domain;
+    this.checkDue = true;
+    if (dom.runstateAreaVa !== null) dom.guest.write(dom.runstateAreaVa, runstateInfo(dom)); // best effort, as Xen
+    if (!this.inStep) this.onWake?.();
+  }
+
+  /** Publish vcpu_time_info for system time `now`. */
+  private publishTime(now: bigint): void {
+    publishTimeInfo(this.mem, this.domain.sharedInfoPa, now, now);
+    this.lastTimeInfoNs = now;
   }
 
   /** Service the hypercall the vCPU trapped with. */
@@ -248,7 +542,8 @@ export class Machine {
     if (dom.type === 'pvh' && cpu.cpl !== 0) result = -XEN_ERRNO.EPERM;
     else result = dom.hypercalls.dispatch(dom.type, { nr, args, cpl: cpu.cpl, guest: dom.guest });
     if (result !== NO_RESULT) cpu.r32[R.EAX] = result;
-    this.pollDevices();
+    // Xen checks for events on every return to the guest: a check point (which also runs the backends).
+    this.checkDue = true;
     dom.record({
       nr, name: dom.hypercalls.name(nr), args, result: result === NO_RESULT ? null : result, caller,
       ...(detail !== undefined ? { detail } : {}),

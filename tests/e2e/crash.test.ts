@@ -3,7 +3,8 @@
  * word): where real Xen would crash the domain — an exception with no
  * trap-table entry, or a bounce frame that cannot be written — the machine
  * stops with a `crash` exit naming the vector; the template's panic()
- * instead shuts down cleanly with SHUTDOWN_crash. Each guest announces
+ * and its failsafe callback (entered when Xen cannot load the selectors
+ * of an iret) instead shut down cleanly with SHUTDOWN_crash. Each guest announces
  * what it is about to do, and nothing runs after it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,13 @@ describe('crash guest (PV): Xen crashes the domain', () => {
 });
 
 describe('crash guest (PV): the guest gives up', () => {
+  it('an iret to a selector Xen cannot load: the failsafe callback reports it and shuts down with SHUTDOWN_crash', () => {
+    const { r, why } = crashWith('failsafe');
+    expect(r.out, why).toContain('*** Failsafe callback: Xen could not load a segment register on return\n' +
+      '    to eip 0x12345678 cs 0x0009: ds 0xe021 es 0xe021 fs 0xe021 gs 0xe021\n');
+    expect(r.exit, why).toEqual({ kind: 'shutdown', reason: SHUTDOWN.crash });
+  });
+
   it('panic() prints PANIC and shuts down with SHUTDOWN_crash', () => {
     const { r, why } = crashWith('panic');
     expect(r.out, why).toContain('PANIC: the crash guest panics on purpose');

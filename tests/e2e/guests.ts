@@ -12,8 +12,8 @@
  * parallel never see half a build.
  *
  * `boot` runs a kernel to its end with the console collected in a string
- * (ring output's "\r\n" turned back into "\n") and returns the
- * MachineExit; `explain` turns a run into the text a failed assertion
+ * (ring output's "\r\n" turned back into "\n"), optionally typing console
+ * input, and returns the MachineExit; `explain` turns a run into the text a failed assertion
  * prints: exit, console, registers and the last hypercalls.
  */
 import { execFileSync } from 'node:child_process';
@@ -107,6 +107,14 @@ export interface BootOptions {
   cmdline?: string;
   memory?: number;
   maxInstructions?: number;
+  /** Console input queued before the guest starts (the backend feeds it into in[] as the guest reads). */
+  input?: string;
+  /**
+   * Console input typed later: each string is given once the guest waits
+   * for input with no deadline (the vCPU sleeps and only a host event can
+   * wake it), in order.
+   */
+  lateInput?: readonly string[];
 }
 
 export interface BootResult {
@@ -129,8 +137,19 @@ export function boot(elf: string, o: BootOptions = {}): BootResult {
     cmdline: o.cmdline ?? '',
     console: { write: (bytes) => { text += decoder.decode(bytes, { stream: true }); } },
   });
-  const start = machine.cpu.icount;
-  const exit = machine.runToEnd(o.maxInstructions ?? MAX_INSTRUCTIONS);
+  const encoder = new TextEncoder();
+  if (o.input !== undefined) machine.consoleInput(encoder.encode(o.input));
+  const late = [...(o.lateInput ?? [])];
+  // While late input remains, the console counts as a host event source: a guest waiting
+  // for input with no deadline makes runToEnd return null instead of ending 'halted'.
+  machine.asyncEventSources = late.length > 0 ? 1 : 0;
+  const start = machine.cpu.icount, budget = o.maxInstructions ?? MAX_INSTRUCTIONS;
+  let exit = machine.runToEnd(budget);
+  while (exit === null && late.length > 0 && machine.cpu.icount - start < budget) {
+    machine.consoleInput(encoder.encode(late.shift()!));
+    if (late.length === 0) machine.asyncEventSources = 0;
+    exit = machine.runToEnd(budget - (machine.cpu.icount - start));
+  }
   text += decoder.decode();
   return { exit, out: text.replace(/\r\n/g, '\n'), machine, instructions: machine.cpu.icount - start };
 }

@@ -13,6 +13,11 @@
  *            when ud2 executes: writing the bounce frame faults, and Xen
  *            crashes the domain.
  *  panic     the template's panic(): "PANIC: ..." and SHUTDOWN_crash.
+ *  failsafe  an iret hypercall to a code selector that does not exist
+ *            (GDT entry 1, ring 1, with no guest GDT): Xen cannot load it
+ *            and enters the failsafe callback, where the template
+ *            (kernel/events.c) reports the frame and shuts down with
+ *            SHUTDOWN_crash.
  *
  * Without any of these words the guest says so and reports an ERROR.
  */
@@ -55,6 +60,14 @@ void app_main(void)
     } else if (cmdline_has("panic")) {
         announce("panic");
         panic("the crash guest panics on purpose");
+    } else if (cmdline_has("failsafe")) {
+        announce("failsafe");
+        __asm__ __volatile__("pushl $0x202\n\t"          /* EFLAGS: events enabled */
+                             "pushl $0x0009\n\t"         /* CS: GDT entry 1, RPL 1 */
+                             "pushl $0x12345678\n\t"     /* EIP */
+                             "xor %%eax, %%eax\n\t"
+                             "jmp hypercall_page + " HYPERCALL_STR(__HYPERVISOR_iret) " * 32"
+                             ::: "memory");
     } else {
         test_error("no crash kind on the command line (\"%s\")", boot_info.cmdline);
         test_report();

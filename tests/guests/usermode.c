@@ -16,7 +16,9 @@
  *  - a user page the kernel unmapped faults with error code 4 and, once
  *    the handler maps it, the read completes back in ring 3.
  * Back in ring 1: the function's result arrived, CS is FLAT_KERNEL_CS,
- * events are still masked, and a second excursion works too.
+ * the event mask is what it was before the excursion (ring 3 ran masked;
+ * exec_user puts the caller's state back), and a second excursion works
+ * too.
  */
 #include "guest.h"
 
@@ -129,6 +131,7 @@ void app_main(void)
     extern char __user_text_start[], __user_text_end[];
     uint32_t user_text_lo = (uint32_t)__user_text_start, user_text_hi = (uint32_t)__user_text_end;
     unsigned long r;
+    uint8_t mask_before;
     long rc;
 
     rc = set_page_flags((unsigned long)user_data, _PAGE_USER, 0);
@@ -146,6 +149,7 @@ void app_main(void)
     trap_set_handler(14, pf_handler);
     probe_reset();
 
+    mask_before = xen_shared_info->vcpu_info[0].evtchn_upcall_mask;
     r = exec_user(user_main);
 
     test_check(r == 0x600d, "exec_user returned %#lx, expected 0x600d", r);
@@ -156,7 +160,9 @@ void app_main(void)
     test_check(user_data[U_ES] == FLAT_USER_DS, "ring 3 read ES %#x, expected %#x", user_data[U_ES], FLAT_USER_DS);
     test_check(user_data[U_MARK] == 0, "probes that did not behave in ring 3: mask %#x", user_data[U_MARK]);
     test_check(user_data[U_DONE] == 0x12345678, "the ring-3 write to a user page did not land");
-    test_check(xen_shared_info->vcpu_info[0].evtchn_upcall_mask == 1, "events are unmasked after the excursion");
+    test_check(xen_shared_info->vcpu_info[0].evtchn_upcall_mask == mask_before,
+               "the event mask is %u after the excursion, %u before",
+               xen_shared_info->vcpu_info[0].evtchn_upcall_mask, mask_before);
 
     test_check(probe_count == ARRAY_SIZE(expected), "%u faults in ring 3, expected %u", probe_count,
                (unsigned int)ARRAY_SIZE(expected));

@@ -251,6 +251,13 @@ export class Cpu {
   exitReason: Exit = Exit.BUDGET;
   /** The vCPU executed HLT and waits for an interrupt. */
   halted = false;
+  /**
+   * Interrupt-window request (VMX's "interrupt-window exiting"): the VMM
+   * has an external interrupt waiting for EFLAGS.IF. While set, `run`
+   * returns Exit.STOPPED at the first block boundary where IF=1 and no
+   * interrupt shadow is active, so the VMM can inject it there.
+   */
+  irqWindow = false;
   /** Interrupt shadow after STI / MOV SS / POP SS: no external interrupt before the next instruction completes. */
   intShadow = false;
   /** Pending exception class for double-fault escalation (see exec.ts). */

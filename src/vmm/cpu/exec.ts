@@ -36,6 +36,12 @@
  * only cost is one test per call. Event delivery (raiseException,
  * raiseInterrupt) turns watchpoint checks off for its own accesses.
  *
+ * Interrupt window: while `cpu.irqWindow` is set (the VMM has an external
+ * interrupt to inject), the loop returns Exit.STOPPED at the first block
+ * boundary where EFLAGS.IF=1 and no interrupt shadow is active: right after
+ * the instruction an STI shadows, after an IRET, or at the end of the block
+ * in which a POPF set IF.
+ *
  * Protocol with instruction semantics: before `exec` runs, `cpu.eip` holds
  * the next instruction's offset; branches overwrite it. On a fault the loop
  * restores the faulting instruction's EIP. Anything that changes what the
@@ -46,7 +52,7 @@
  */
 import { Cpu, Exit, IntKind, type Delivery } from './cpu.js';
 import { CpuFault, Vec } from './fault.js';
-import { TF } from './flags.js';
+import { IF, TF } from './flags.js';
 import type { Block } from './blocks.js';
 import { runDebug } from './debug.js';
 
@@ -201,6 +207,8 @@ export function run(cpu: Cpu, budget: number): Exit {
   let prev: Block | null = null;
   while (left > 0) {
     if (cpu.halted) return Exit.HLT;
+    // The VMM waits for an interrupt window: IF=1 and no shadow (set mid-block by POPF: seen at the block's end).
+    if (cpu.irqWindow && (cpu.flags & IF) !== 0 && !cpu.intShadow) return Exit.STOPPED;
     let block: Block;
     try {
       block = prev !== null ? blocks.next(prev) : blocks.lookup();

@@ -2,8 +2,10 @@
  * One Xen domain as the hypervisor sees it: its guest type, memory, the
  * single vCPU, the hypervisor-owned frames (shared_info, M2P, grant
  * frames), the per-vCPU PV state that hypercalls register (trap table,
- * kernel stack, callbacks, GDT frames, VM assists), shutdown/crash state
- * and the recent-hypercall log that crash reports print.
+ * kernel stack, callbacks, GDT frames, VM assists), the event channels
+ * (events.ts) and the clock (time.ts), the vCPU's timers and sleep state
+ * with Xen's wake rules, shutdown/crash state and the recent-hypercall log
+ * that crash reports print.
  *
  * Plain data plus small accessors: hypercall handlers (hypercalls/*.ts)
  * and the PV trap layer (pv/*.ts) read and write it; the Machine creates it.
@@ -15,8 +17,13 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { Exit } from '../cpu/cpu.js';
 import type { PhysMemory } from '../memory/phys.js';
+import { decodeCallbackVia, HVM_PARAM, HVM_PARAM_CALLBACK_TYPE } from './abi/hvm.js';
+import { VIRQ } from './abi/xen.js';
+import { DOM0, EventChannels, type BackendChannel } from './events.js';
 import { GuestAccess } from './guest-access.js';
+import { GrantTable } from './grants.js';
 import { HypercallTable } from './hypercalls.js';
+import { GuestTime, type Clock } from './time.js';
 
 export type GuestType = 'pv' | 'pvh';
 
@@ -84,7 +91,20 @@ export interface DomainOptions {
   nrPages: number;
   console: ConsoleSink;
   cmdline: string;
+  /** Host clock for guest time; omitted or null: the deterministic clock (time.ts). */
+  clock?: Clock | null;
 }
+
+/**
+ * Why the vCPU is not running (Xen's _VPF_blocked): SCHEDOP_block (or a
+ * PVH `hlt` with IF=1, which Xen turns into SCHEDOP_block), or
+ * SCHEDOP_poll. The hypercall has already returned its result; the vCPU
+ * resumes after it when woken (Domain.wake).
+ */
+export type VcpuSleep =
+  | { kind: 'block'; hlt: boolean; sinceNs: bigint }
+  /** `port`: the single polled port, or -1 for several (any port becoming pending wakes, as in Xen). */
+  | { kind: 'poll'; port: number; timeoutNs: bigint | null; sinceNs: bigint };
 
 export class Domain {
   readonly type: GuestType;
@@ -97,6 +117,10 @@ export class Domain {
   readonly cmdline: string;
   console: ConsoleSink;
   readonly pv = new PvVcpu();
+  /** The event channels (port table, 2-level bits, backends' dom0 ends). */
+  readonly events: EventChannels;
+  /** The domain's clock (system time, TSC, wall clock). */
+  readonly time: GuestTime;
   /** VMASST_* bits enabled (PV starts with pae_extended_cr3). */
   vmAssist = 0;
 
@@ -133,6 +157,13 @@ export class Domain {
     this.nrPages = o.nrPages;
     this.console = o.console;
     this.cmdline = o.cmdline;
+    this.events = new EventChannels(o.mem, () => this.sharedInfoPa, this.domid);
+    this.events.onUpcall = () => { if (this.sleep !== null && this.kickWakes()) this.wake(); };
+    this.events.onPending = (port) => {
+      const s = this.sleep;
+      if (s !== null && s.kind === 'poll' && (s.port === -1 || s.port === port)) this.wake();
+    };
+    this.time = new GuestTime(o.cpu, o.clock ?? null);
     let next = o.nrPages;
     this.sharedInfoMfn = next++;
     this.sharedInfoPa = this.sharedInfoMfn * 4096;
@@ -221,21 +252,21 @@ export class Domain {
   }
 
   // --- state kept by the core hypercalls (sched, vcpu, hvm, evtchn) ------------
-  // Fields below are set by hypercalls/{sched,vcpu,hvm,evtchn}.ts. The events
-  // and time work makes them act (fire timers, wake blocked vCPUs, inject the
-  // upcall vector); until then they are only recorded.
+  // Fields below are set by hypercalls/{sched,vcpu,hvm,evtchn}.ts; the
+  // Machine's run loop acts on them (time.ts fires the timers, wake-ups
+  // below, upcall delivery in machine.ts).
 
-  /**
-   * Guest system time in ns (what vcpu_time_info.system_time and NOW() in Xen
-   * report). Placeholder virtual clock: one nanosecond per retired
-   * instruction; the time work replaces it with the real time source.
-   */
-  systemTimeNs: () => bigint = () => BigInt(this.cpu.icount);
+  /** Guest system time in ns (Xen's NOW(); vcpu_time_info.system_time): `time.nowNs()`. */
+  systemTimeNs(): bigint {
+    return this.time.nowNs();
+  }
   /**
    * VCPUOP_set_periodic_timer period in ns, 0 = stopped. registerVcpuHypercalls
    * sets Xen's default: 10 ms for PV vCPUs, none for PVH (reference §4 Timers).
    */
   periodicTimerNs = 0n;
+  /** System time of the periodic timer's last tick (or of its arming); it fires at last + period. */
+  periodicLastNs = 0n;
   /** Single-shot timer deadline (absolute system time in ns), null = not armed. */
   singleshotDeadlineNs: bigint | null = null;
   /** SCHEDOP_watchdog slots (Xen has 2): absolute deadline in ns, or null when the slot is free. */
@@ -249,10 +280,113 @@ export class Domain {
   /** SCHEDOP_shutdown_code stored a code (Xen keeps only the first; a later shutdown uses it). */
   shutdownCodeSet = false;
   /**
-   * Called when the guest yields, blocks or polls (SCHEDOP_*): the place to run
-   * backend work (reference §4 "Scheduler ops") until event channels exist.
+   * Called when the guest yields, blocks or polls (SCHEDOP_*): an observer
+   * (tests, tools); backends run at the check point after every hypercall.
    */
   onSchedule: ((op: 'yield' | 'block' | 'poll') => void) | null = null;
-  /** Called after a successful EVTCHNOP_send on a bound port (backends consume rings here). */
+  /** Called after a successful EVTCHNOP_send (an observer; backends hear sends through their BackendChannel). */
   onEvtchnSend: ((port: number) => void) | null = null;
+
+  /**
+   * The grant-table engine over this domain's grant frames (grants.ts): the
+   * in-VMM backends map and copy the guest's grants through it, and
+   * grant_table_op runs the guest's own map/unmap/copy on it.
+   */
+  readonly grants: GrantTable = new GrantTable(this);
+
+  // --- sleeping and waking (Xen's vcpu_block / do_poll / vcpu_unblock) --------------
+
+  /** Why the vCPU is not running, or null while it runs. */
+  sleep: VcpuSleep | null = null;
+  /** Runstate accounting: when the vCPU last changed state, and its total blocked time. */
+  runstateEntryNs = 0n;
+  blockedNs = 0n;
+  /** Called after the sleeping vCPU was woken (the Machine tells an idle CLI loop). */
+  onWake: (() => void) | null = null;
+
+  /**
+   * PVH: the vector event upcalls are injected with: the per-vCPU
+   * HVMOP_set_evtchn_upcall_vector one if set, else HVM_PARAM_CALLBACK_IRQ
+   * of type "vector"; 0 = none (GSI and PCI INTx callbacks have no
+   * interrupt controller behind them in xenkit). PV: always 0.
+   */
+  upcallVector(): number {
+    if (this.type !== 'pvh') return 0;
+    if (this.evtchnUpcallVector !== 0) return this.evtchnUpcallVector;
+    const via = this.hvmParams.get(HVM_PARAM.CALLBACK_IRQ);
+    if (via === undefined) return 0;
+    const d = decodeCallbackVia(via);
+    return d.type === HVM_PARAM_CALLBACK_TYPE.VECTOR ? d.vector ?? 0 : 0;
+  }
+
+  /**
+   * Xen's local_events_need_delivery(): an upcall is pending and can be
+   * delivered now. PV: evtchn_upcall_pending && !evtchn_upcall_mask. PVH:
+   * evtchn_upcall_pending, a callback vector, EFLAGS.IF = 1 and no
+   * interrupt shadow (the mask is unused for HVM).
+   */
+  eventsNeedDelivery(): boolean {
+    if (this.upcallPending === 0) return false;
+    if (this.type === 'pv') return this.upcallMask === 0;
+    return this.upcallVector() !== 0 && this.cpu.interruptsEnabled && !this.cpu.intShadow;
+  }
+
+  /** Whether a kick (evtchn_upcall_pending 0 → 1) wakes this vCPU: PV always, PVH only with a callback vector. */
+  kickWakes(): boolean {
+    return this.type === 'pv' || this.upcallVector() !== 0;
+  }
+
+  /** SCHEDOP_block (and PVH `hlt` with IF=1): enable events, sleep unless one needs delivery. */
+  block(hlt = false): void {
+    // Xen's vcpu_block_enable_events(): the PV virtual IF comes on (HVM ignores the mask).
+    this.upcallMask = 0;
+    if (this.eventsNeedDelivery()) return;
+    this.sleep = { kind: 'block', hlt, sinceNs: this.time.nowNs() };
+  }
+
+  /** SCHEDOP_poll after its checks found nothing pending: sleep until `port` (or any, -1) is raised or `timeoutNs`. */
+  pollSleep(port: number, timeoutNs: bigint | null): void {
+    this.sleep = { kind: 'poll', port, timeoutNs, sinceNs: this.time.nowNs() };
+  }
+
+  /** vcpu_unblock: the vCPU runs again (the blocked time goes to the runstate). */
+  wake(): void {
+    const s = this.sleep;
+    if (s === null) return;
+    const now = this.time.nowNs();
+    this.blockedNs += now - s.sinceNs;
+    this.runstateEntryNs = now;
+    this.sleep = null;
+    this.onWake?.();
+  }
+
+  /** Would a VIRQ_TIMER firing now wake the sleeping vCPU? (An unbound, masked or pending timer port cannot.) */
+  timerWouldWake(): boolean {
+    const s = this.sleep;
+    if (s === null) return true;
+    const p = this.events.virqToPort[VIRQ.TIMER] ?? 0;
+    if (p === 0 || this.events.isPending(p)) return false;
+    if (s.kind === 'poll' && (s.port === -1 || s.port === p)) return true;
+    return this.events.raiseWouldKick(p) && this.kickWakes();
+  }
+
+  // --- the toolstack's channels ---------------------------------------------------------
+
+  /**
+   * What libxl and the dom0 daemons do before the guest starts: allocate
+   * the xenstore port, then the console port, unbound for dom0 (ports 1
+   * and 2), and bind dom0's ends (xenstored's, xenconsoled's), so that
+   * EVTCHNOP_status reports both as interdomain to domain 0. Sets
+   * storeEvtchn and consoleEvtchn; backends attach their handlers to the
+   * returned channels (`onSend`).
+   */
+  bindToolstackChannels(): { store: BackendChannel; console: BackendChannel } {
+    const store = this.events.allocUnbound(DOM0);
+    const console = this.events.allocUnbound(DOM0);
+    const s = this.events.bindBackend(store), c = this.events.bindBackend(console);
+    if (typeof s === 'number' || typeof c === 'number') throw new Error('toolstack event channels could not be bound');
+    this.storeEvtchn = store;
+    this.consoleEvtchn = console;
+    return { store: s, console: c };
+  }
 }

@@ -7,7 +7,15 @@
  * line; does 64-bit arithmetic through lib/div64.c; executes a breakpoint
  * that kernel/traps.c reports and returns from; and, with `crash` on the
  * command line, executes ud2 to show the fault report and SHUTDOWN_crash.
- * Returning from app_main powers the domain off.
+ *
+ * Then the services of the kernel: the domain's own xenstore tree
+ * (/local/domain/<domid>, as `xenstore-ls` would print it, bounded to
+ * TREE_MAX_DEPTH levels and TREE_MAX_NODES nodes), the wall clock, three
+ * timer ticks TICK_MS apart with the uptime, and an echo of console input
+ * lines. The echo ends at "quit", at Ctrl-D (end of input), or after
+ * ECHO_IDLE_S seconds without a line — so a run with nobody typing, like
+ * `npm start` in CI, finishes on its own; `noecho` on the command line
+ * skips it. Returning from app_main powers the domain off.
  *
  * Replace this file (or build with `make APP=yours.c`) to write your own
  * kernel: see include/minios/app.h.
@@ -15,10 +23,21 @@
 #include <minios/app.h>
 #include <minios/arch.h>
 #include <minios/console.h>
+#include <minios/events.h>
 #include <minios/hypercall.h>
 #include <minios/lib.h>
 #include <minios/setup.h>
+#include <minios/time.h>
+#include <minios/xenbus.h>
+#include <xen/errno.h>
 #include <xen/version.h>
+
+#define TREE_MAX_DEPTH 6
+#define TREE_MAX_NODES 80
+#define TREE_VALUE_MAX 60
+#define TICKS 3
+#define TICK_MS 100
+#define ECHO_IDLE_S 5
 
 static const char *const xen_feature_names[] = {
     [XENFEAT_writable_page_tables] = "writable_page_tables",
@@ -152,6 +171,131 @@ static void demo(void)
     }
 }
 
+/* ---- The xenstore tree ---- */
+
+static char tree_path[256];
+static char tree_value[256];
+static char tree_children[TREE_MAX_DEPTH][1024];
+static unsigned int tree_nodes;
+
+/* Print the node at tree_path (named `name`) and, below it, its children. */
+static void show_node(const char *name, unsigned int depth)
+{
+    size_t end = strlen(tree_path);
+    long n, len;
+
+    if (++tree_nodes > TREE_MAX_NODES) {
+        if (tree_nodes == TREE_MAX_NODES + 1)
+            printf("%*s...\n", (int)(2 * depth), "");
+        return;
+    }
+    len = xenbus_read(XBT_NIL, tree_path, tree_value, sizeof(tree_value));
+    if (len == -XEN_E2BIG)
+        printf("%*s%s = (long value)\n", (int)(2 * depth), "", name);
+    else if (len < 0)
+        printf("%*s%s (unreadable: %ld)\n", (int)(2 * depth), "", name, len);
+    else if (len > TREE_VALUE_MAX)
+        printf("%*s%s = \"%.*s...\"\n", (int)(2 * depth), "", name, TREE_VALUE_MAX, tree_value);
+    else
+        printf("%*s%s = \"%s\"\n", (int)(2 * depth), "", name, tree_value);
+
+    if (depth + 1 >= TREE_MAX_DEPTH)
+        return;
+    n = xenbus_directory(XBT_NIL, tree_path, tree_children[depth], sizeof(tree_children[depth]));
+    if (n < 0) {
+        if (n != -XEN_EACCES)
+            printf("%*s(children unreadable: %ld)\n", (int)(2 * depth + 2), "", n);
+        return;
+    }
+    for (const char *c = tree_children[depth]; n-- > 0; c += strlen(c) + 1) {
+        size_t clen = strlen(c);
+
+        if (end + 1 + clen >= sizeof(tree_path))
+            continue;
+        tree_path[end] = '/';
+        memcpy(tree_path + end + 1, c, clen + 1);
+        show_node(c, depth + 1);
+        tree_path[end] = 0;
+    }
+}
+
+static void show_xenstore(void)
+{
+    unsigned long domid;
+    long rc;
+
+    if (!xenbus_available()) {
+        printf("xenstore: not available\n");
+        return;
+    }
+    rc = xenbus_read_ulong(XBT_NIL, "domid", &domid);
+    if (rc) {
+        printf("xenstore: cannot read my domid (%ld)\n", rc);
+        return;
+    }
+    snprintf(tree_path, sizeof(tree_path), "/local/domain/%lu", domid);
+    printf("xenstore: the tree of domain %lu\n", domid);
+    tree_nodes = 0;
+    show_node(tree_path, 0);
+}
+
+/* ---- Time ---- */
+
+static void show_time(void)
+{
+    struct wall_time now;
+    struct utc_time t;
+    uint64_t start;
+
+    wall_clock(&now);
+    unix_to_utc(now.sec, &t);
+    printf("wall clock: %04u-%02u-%02u %02u:%02u:%02u UTC\n", t.year, t.month, t.day, t.hour, t.min, t.sec);
+
+    start = monotonic_clock();
+    for (unsigned int i = 1; i <= TICKS; i++) {
+        uint64_t up;
+
+        sleep_until(start + MILLISECS(TICK_MS) * i);
+        up = monotonic_clock();
+        printf("tick %u: uptime %llu.%06llu s\n", i, (unsigned long long)(up / NSEC_PER_SEC),
+               (unsigned long long)(up % NSEC_PER_SEC / 1000));
+    }
+}
+
+/* ---- Console input ---- */
+
+static void echo_input(void)
+{
+    char line[128];
+
+    if (cmdline_has("noecho")) {
+        printf("echo: skipped (noecho)\n");
+        return;
+    }
+    printf("echo: type a line and press Enter; \"quit\", Ctrl-D or %u s without a line end it\n", ECHO_IDLE_S);
+    for (;;) {
+        long n = console_readline(line, sizeof(line), monotonic_clock() + SECONDS(ECHO_IDLE_S), true);
+
+        if (n == -XEN_ETIMEDOUT) {
+            printf("%secho: no input for %u s, done\n", line[0] ? "\n" : "", ECHO_IDLE_S);
+            return;
+        }
+        if (n == -XEN_ENODATA) {
+            printf("echo: end of input, done\n");
+            return;
+        }
+        if (n < 0) {
+            printf("echo: no console input (%ld)\n", n);
+            return;
+        }
+        if (strcmp(line, "quit") == 0) {
+            printf("echo: quit, done\n");
+            return;
+        }
+        printf("echo: \"%s\"\n", line);
+    }
+}
+
 void app_main(void)
 {
     show_xen();
@@ -162,4 +306,8 @@ void app_main(void)
     printf("command line: \"%s\"\n", boot_info.cmdline);
 
     demo();
+
+    show_xenstore();
+    show_time();
+    echo_input();
 }

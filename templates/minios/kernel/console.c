@@ -23,13 +23,27 @@
  *     a kernel whose console backend is missing. console_flush(), called
  *     before shutdown, applies the same rule to the last lines.
  *
- * Events stay masked at this layer, so the backend's "space available"
- * notifications are not taken; the kernel polls out_cons while yielding.
+ * Output never waits for an event: it must work with events disabled (in
+ * handlers, in the fault report, before events_init()), so a full ring is
+ * waited out by polling out_cons while yielding. Each console_write runs
+ * with events disabled, so that an event handler's printf cannot
+ * interleave its bytes with the text being copied into the ring.
+ *
+ * Input (in[], backend -> guest, console_input_init() on): bytes are taken
+ * at in_cons, which is published after the byte was read, and the
+ * backend is notified that there is room again. console_getc() waits for
+ * a byte in block_domain() — the console event channel's handler only has
+ * to exist for the backend's notification to wake it. console_readline()
+ * builds a line on top, echoing what is typed, as a terminal in raw mode
+ * does not: the backend passes keystrokes through unchanged.
  */
 #include <minios/console.h>
 #include <minios/arch.h>
+#include <minios/events.h>
 #include <minios/hypercall.h>
 #include <minios/setup.h>
+#include <minios/time.h>
+#include <xen/errno.h>
 
 /* How many SCHEDOP_yield calls without progress make the ring "stalled". */
 #define RING_PATIENCE 100000
@@ -154,19 +168,23 @@ static void ring_salvage(void)
 
 void console_write(const char *s, size_t n)
 {
+    unsigned long flags = local_irq_save();
+
     if (ring && !ring_stalled) {
         /* What went into the ring is salvaged from there; only the
          * rest of `s` is written below. */
         size_t in_ring = ring_write(s, n);
 
         if (in_ring == n)
-            return;
+            goto out;
         ring_salvage();
         s += in_ring;
         n -= in_ring;
     }
     if (console_io_write(s, (unsigned int)n) < 0 && !ring)
         early_keep(s, n);
+out:
+    local_irq_restore(flags);
 }
 
 void console_flush(void)
@@ -184,6 +202,119 @@ void console_init(void)
     if (early_len)
         console_write(early_log, early_len);
     early_len = 0;
+}
+
+/* ---- Input ---- */
+
+static bool input_on;
+static bool after_cr;           /* the last line ended with '\r': a '\n' next is part of it */
+
+static void console_notified(evtchn_port_t port, struct trap_frame *regs, void *data)
+{
+    (void)port;
+    (void)regs;
+    (void)data;
+}
+
+void console_input_init(void)
+{
+    long rc;
+
+    if (!ring || !ring_port)
+        return;
+    rc = evtchn_bind(ring_port, console_notified, NULL);
+    if (rc)
+        printf("console: could not unmask the console event channel %u (%ld)\n", ring_port, rc);
+    else
+        input_on = true;
+}
+
+/* The next byte of in[], or -1 when there is none. */
+static int ring_getc(void)
+{
+    XENCONS_RING_IDX cons = ring->in_cons, prod = READ_ONCE(ring->in_prod);
+    unsigned char c;
+
+    rmb();                              /* the index before the byte it covers */
+    if (cons == prod)
+        return -1;
+    if ((uint32_t)(prod - cons) > sizeof(ring->in)) {
+        WRITE_ONCE(ring->in_cons, prod);  /* indices make no sense: drop what is there */
+        return -1;
+    }
+    c = (unsigned char)ring->in[MASK_XENCONS_IDX(cons, ring->in)];
+    mb();                               /* the byte is read before its slot is handed back */
+    WRITE_ONCE(ring->in_cons, cons + 1);
+    ring_notify();
+    return c;
+}
+
+int console_getc(uint64_t deadline_ns)
+{
+    unsigned long flags;
+    int c;
+
+    if (!input_on)
+        return -XEN_ENODEV;
+    flags = local_irq_save();
+    for (;;) {
+        c = ring_getc();
+        if (c >= 0)
+            break;
+        if (deadline_ns && monotonic_clock() >= deadline_ns) {
+            c = -XEN_ETIMEDOUT;
+            break;
+        }
+        block_domain(deadline_ns);
+    }
+    local_irq_restore(flags);
+    return c;
+}
+
+long console_readline(char *buf, size_t size, uint64_t deadline_ns, bool echo)
+{
+    size_t len = 0;
+
+    if (size == 0)
+        return -XEN_EINVAL;
+    for (;;) {
+        int c = console_getc(deadline_ns);
+        char ch;
+
+        if (c < 0) {
+            buf[len] = 0;
+            return c;
+        }
+        if (c == '\n' && after_cr) {
+            after_cr = false;           /* the second half of "\r\n" */
+            continue;
+        }
+        after_cr = c == '\r';
+        if (c == '\r' || c == '\n') {
+            if (echo)
+                console_write("\n", 1);
+            buf[len] = 0;
+            return (long)len;
+        }
+        if (c == CONSOLE_EOF_CHAR && len == 0) {
+            buf[0] = 0;
+            return -XEN_ENODATA;
+        }
+        if (c == 0x7f || c == '\b') {    /* DEL or backspace: rub out one character */
+            if (len > 0) {
+                len--;
+                if (echo)
+                    console_write("\b \b", 3);
+            }
+            continue;
+        }
+        if (c < ' ' || len + 1 >= size)
+            continue;                   /* other control characters; a full line */
+        ch = (char)c;
+        buf[len++] = ch;
+        if (echo)
+            console_write(&ch, 1);
+    }
 }
 
 const char *console_channel(void)

@@ -5,21 +5,26 @@
  *
  * Boot order: traps (so that mistakes are reported), the boot information
  * (shared_info, console and xenstore rings), the console ring; then a
- * one-line banner, the application's app_main() (app/demo.c unless the
- * Makefile was given another APP), and SCHEDOP_shutdown(SHUTDOWN_poweroff)
- * when it returns.
+ * one-line banner; then the subsystems, one file each, with events still
+ * disabled: events.c (event channels and the upcall), time.c (the clock,
+ * VIRQ_TIMER), gnttab.c (grant tables), xenbus.c (xenstore), console
+ * input. Then events are enabled, the application's app_main() runs
+ * (app/demo.c unless the Makefile was given another APP), and
+ * SCHEDOP_shutdown(SHUTDOWN_poweroff) follows when it returns.
  *
- * Subsystems of later layers plug in after console_init(), one file each:
- * events.c (event channels and the upcall), time.c (vcpu_time_info,
- * timers), gnttab.c (grant tables), xenbus.c (xenstore), console input on
- * the ring, then the frontends blkfront.c and netfront.c.
+ * New subsystems (the frontends blkfront.c, netfront.c, ...) get their
+ * init call at the end of that list: they may use everything before them.
  */
 #include <minios/app.h>
 #include <minios/console.h>
+#include <minios/events.h>
+#include <minios/gnttab.h>
 #include <minios/hypercall.h>
 #include <minios/panic.h>
 #include <minios/setup.h>
+#include <minios/time.h>
 #include <minios/traps.h>
+#include <minios/xenbus.h>
 
 #define MINIOS_VERSION "0.1"
 
@@ -42,6 +47,13 @@ void start_kernel(void *info, int pvh)
 
     printf("\nxenkit-minios %s: %s kernel, console on %s\n", MINIOS_VERSION,
            xen_pvh ? "PVH32" : "PV32 (PAE)", console_channel());
+
+    events_init();
+    time_init();
+    gnttab_init();
+    xenbus_init();
+    console_input_init();
+    local_irq_enable();
 
     app_main();
 

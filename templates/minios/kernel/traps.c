@@ -23,6 +23,7 @@
 #include <minios/traps.h>
 #include <minios/arch.h>
 #include <minios/console.h>
+#include <minios/events.h>
 #include <minios/hypercall.h>
 #include <minios/mm.h>
 #include <minios/panic.h>
@@ -181,6 +182,7 @@ static void make_user(const void *start, size_t len)
 unsigned long exec_user(unsigned long (*fn)(void))
 {
     static bool mapped;
+    unsigned long flags, r;
 
     if (xen_pvh)
         panic("exec_user: ring 3 is implemented for PV kernels only");
@@ -189,7 +191,12 @@ unsigned long exec_user(unsigned long (*fn)(void))
         make_user(user_stack, sizeof(user_stack));
         mapped = true;
     }
-    return arch_exec_user(fn, user_stack + sizeof(user_stack));
+    /* Ring 3 runs with events masked, and the way back (a trap-table
+     * entry that masks events) leaves them masked: restore the caller's state. */
+    flags = local_irq_save();
+    r = arch_exec_user(fn, user_stack + sizeof(user_stack));
+    local_irq_restore(flags);
+    return r;
 }
 
 static bool has_selector_error(uint32_t v)

@@ -31,8 +31,11 @@
  * Values: STORE_PFN / STORE_EVTCHN / CONSOLE_PFN / CONSOLE_EVTCHN read the
  * domain builder's values (dom.storePfn, ...) unless the guest set the
  * parameter itself; everything set goes to dom.hvmParams; unset parameters
- * read 0. CALLBACK_IRQ and the upcall vector are only stored here: event
- * delivery (the events issue) reads them.
+ * read 0. CALLBACK_IRQ and the upcall vector are stored here; the machine
+ * injects event upcalls through them (Domain.upcallVector: the per-vCPU
+ * vector wins, else a CALLBACK_IRQ of type "vector"; GSI and PCI INTx
+ * callbacks have no interrupt controller behind them and deliver nothing).
+ * get_time reads the domain's clock (time.ts).
  */
 import { XEN_ERRNO } from '../abi/errno.js';
 import { HVMOP, HVM_NR_PARAMS, HVM_PARAM, XEN_HVM_EVTCHN_UPCALL_VECTOR, XEN_HVM_PAGETABLE_DYING, XEN_HVM_PARAM, decodeCallbackVia } from '../abi/hvm.js';

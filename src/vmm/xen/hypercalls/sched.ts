@@ -5,11 +5,18 @@
  * Xen's rules (common/sched/core.c do_sched_op, arch/x86/compat.c) kept here:
  *  - yield → 0. block → 0 after enabling event delivery: it clears
  *    vcpu_info.evtchn_upcall_mask like Xen's vcpu_block_enable_events (the
- *    PV virtual IF; HVM/PVH ignores the mask).
+ *    PV virtual IF; HVM/PVH ignores the mask), then the vCPU sleeps
+ *    (Domain.block) unless an event needs delivery at once; it wakes when
+ *    evtchn_upcall_pending goes from 0 to 1 (for PVH only with a callback
+ *    vector, Xen's vcpu_mark_events_pending).
  *  - poll(sched_poll*): more than 128 ports → -EINVAL ("fairly arbitrary
- *    limit"); a ports array outside the guest's range → -EFAULT; the ports
- *    are read (-EFAULT) and scanned in order: one that is not a bound
- *    channel → -EINVAL (Xen's evtchn_port_poll), a pending one → 0 at once.
+ *    limit"); a ports array outside the guest's range → -EFAULT; an event
+ *    that needs delivery → 0 at once (before any port is read); then each
+ *    port is read (-EFAULT) and checked in order (Xen's evtchn_port_poll):
+ *    ≥ 1024 → -EINVAL, a pending bound port → 0 at once. Otherwise → 0 and
+ *    the vCPU sleeps until a polled port is raised (with several ports,
+ *    any port of the domain, as in Xen), an upcall becomes pending, or the
+ *    absolute timeout (ns of system time; 0 = none) passes.
  *  - shutdown(sched_shutdown*) stops the domain with the reason; when the
  *    guest stored a code with SCHEDOP_shutdown_code earlier, Xen shuts down
  *    with that code instead (domain_shutdown: "reason = d->shutdown_code").
@@ -31,11 +38,9 @@
  *    shutdown_code and the compat call), so a stop always maps to a known
  *    exit status.
  *
- * Until event channels exist (the events issue), block and poll return at
- * once instead of sleeping until an event (or the poll timeout) arrives;
- * the events work replaces the marked spots. Yield, block and poll call
- * `dom.onSchedule` so backends can consume rings meanwhile (reference §4:
- * "run backend work inside yield/poll/block").
+ * Yield, block and poll call `dom.onSchedule` (an observer); backends run
+ * after every hypercall anyway (Machine.pollDevices, reference §4: "run
+ * backend work inside yield/poll/block").
  */
 import { XEN_ERRNO } from '../abi/errno.js';
 import { nameOf } from '../abi/layout.js';
@@ -44,7 +49,7 @@ import { DOMID } from '../abi/xen.js';
 import type { GuestAccess } from '../guest-access.js';
 import type { Domain } from '../domain.js';
 import { handleOkay } from './memory.js';
-import { evtchnIsBound, evtchnIsPending } from './evtchn.js';
+import { EventChannels } from '../events.js';
 
 const BOTH = { pv: true, pvh: true } as const;
 const PV = { pv: true, pvh: false } as const;
@@ -70,12 +75,9 @@ function shutdownDomain(dom: Domain, reason: number): number {
   return 0;
 }
 
-/** SCHEDOP_block: enable event delivery, then (later) sleep until an event is pending. */
+/** SCHEDOP_block: enable event delivery and sleep until an event is pending (Domain.block). */
 function block(dom: Domain): number {
-  // Xen's vcpu_block_enable_events(): the guest's virtual IF comes on.
-  dom.upcallMask = 0;
-  // Events issue: put the vCPU to sleep here until an event is pending
-  // (or a timer fires). With no event sources yet, return at once.
+  dom.block();
   dom.onSchedule?.('block');
   return 0;
 }
@@ -84,20 +86,22 @@ function poll(dom: Domain, guest: GuestAccess, arg: number): number {
   const b = guest.read(arg, SCHED_POLL.size);
   if (b === null) return -EFAULT;
   const ports = u32(b, SCHED_POLL.fields.ports), nr = u32(b, SCHED_POLL.fields.nr_ports);
+  const timeout = new DataView(b.buffer).getBigUint64(SCHED_POLL.fields.timeout, true);
   if (nr > SCHED_POLL_MAX_PORTS) return -EINVAL;
   if (!handleOkay(dom, ports, nr * 4)) return -EFAULT;
-  const list = guest.read(ports, nr * 4);
-  if (list === null) return -EFAULT;
   dom.onSchedule?.('poll');
-  // Xen scans the ports in order: a port that is not a bound channel fails
-  // the call (-EINVAL), a pending one ends the poll at once (0).
+  if (dom.eventsNeedDelivery()) return 0;
+  let port = 0;
   for (let i = 0; i < nr; i++) {
-    const port = u32(list, i * 4);
-    if (!evtchnIsBound(dom, port)) return -EINVAL;
-    if (evtchnIsPending(dom, port)) return 0;
+    const p = guest.read32((ports + i * 4) >>> 0);
+    if (p === null) return -EFAULT;
+    if (!EventChannels.valid(p)) return -EINVAL;
+    // Free and reserved ports are never "pending" to a poller (evtchn_usable).
+    if (dom.events.usable(p) && dom.events.isPending(p)) return 0;
+    port = p;
   }
-  // Events issue: sleep here until one of the ports becomes pending or
-  // sched_poll.timeout (absolute ns, 0 = none) passes. Until then, return.
+  // Xen's poll_evtchn: the single port, else any port wakes the poller (also for port 0).
+  dom.pollSleep(nr === 1 && port !== 0 ? port : -1, timeout === 0n ? null : timeout);
   return 0;
 }
 

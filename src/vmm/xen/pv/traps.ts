@@ -23,8 +23,22 @@
  *    the VMM reports; nothing here throws a CpuFault for an exception, so a
  *    PV guest never double- or triple-faults.
  *
+ * Event upcalls (reference §4 "Upcall delivery") use the same frame: the
+ * machine calls `deliverEventUpcall` when evtchn_upcall_pending is set and
+ * evtchn_upcall_mask is clear, which bounces to the event callback
+ * (set_callbacks / CALLBACKOP_register) with no error code and the mask set
+ * (Xen's TBF_INTERRUPT). With no callback registered the domain crashes, as
+ * Xen's bounce to a null selector does.
+ *
  * The iret hypercall (slot 23) lives here too: it is the inverse of a
- * bounce.
+ * bounce. When the frame's CS or SS cannot be loaded, Xen's own `iret`
+ * faults and Xen enters the guest's failsafe callback instead: a bounce
+ * whose frame also holds the data selectors, lowest address first
+ * `DS, ES, FS, GS, EIP, CS | mask << 16, EFLAGS [, ESP, SS]` (the
+ * CS:EIP, EFLAGS and stack that failed to load), on the kernel stack for a
+ * return to ring 2/3 and below the iret frame for ring 1;
+ * CALLBACKF_mask_events on the failsafe registration masks events. With no
+ * failsafe callback the domain crashes.
  */
 import { Acc, Cpu, Exit, IntKind, R, Seg, type Delivery } from '../../cpu/cpu.js';
 import { CpuFault, Vec, VECTOR_NAMES } from '../../cpu/fault.js';
@@ -99,11 +113,26 @@ export class PvDelivery implements Delivery {
   }
 }
 
+/** The context a bounce frame records: by default the vCPU's current registers. */
+export interface BounceFrom {
+  eip: number;
+  cs: number;
+  /** EFLAGS image before IF and IOPL are replaced. */
+  eflags: number;
+  esp: number;
+  ss: number;
+}
+
 /**
  * Build a bounce frame and enter the guest kernel at cs:eip (reference §4).
- * Returns false when the domain crashed instead.
+ * `from` replaces the interrupted context (the failsafe callback records
+ * the frame that failed to load); `segs` adds DS, ES, FS, GS below it
+ * (failsafe). Returns false when the domain crashed instead.
  */
-export function bounce(dom: Domain, cs: number, eip: number, errorCode: number, maskEvents: boolean, what: string): boolean {
+export function bounce(
+  dom: Domain, cs: number, eip: number, errorCode: number, maskEvents: boolean, what: string,
+  from?: BounceFrom, segs?: readonly [number, number, number, number],
+): boolean {
   const cpu = dom.cpu, pv = dom.pv;
   const fail = (msg: string): boolean => {
     dom.crash(`cannot deliver ${what}: ${msg}`);
@@ -114,8 +143,11 @@ export function bounce(dom: Domain, cs: number, eip: number, errorCode: number, 
   if (!readDesc(cpu, csSel, D_CS) || !descIsCode(D_CS) || !descPresent(D_CS) || descDpl(D_CS) !== 1) {
     return fail(`handler code selector ${hex(csSel)} is not a present ring-1 code segment`);
   }
+  const ctx: BounceFrom = from ?? {
+    eip: cpu.eip, cs: cpu.segSel[Seg.CS]!, eflags: readEflags(cpu), esp: cpu.r32[R.ESP]!, ss: cpu.segSel[Seg.SS]!,
+  };
   // Xen switches stacks for any outer ring (RPL bit 1 set: rings 2 and 3).
-  const fromUser = cpu.cpl > 1;
+  const fromUser = from !== undefined ? (from.cs & 2) !== 0 : cpu.cpl > 1;
   let ssBase: number, sp: number, ssSel = 0;
   if (fromUser) {
     ssSel = fixupCodeSelector(pv.kernelSs & 0xffff);
@@ -127,15 +159,15 @@ export function bounce(dom: Domain, cs: number, eip: number, errorCode: number, 
     sp = pv.kernelSp | 0;
   } else {
     ssBase = cpu.segBase[Seg.SS]!;
-    sp = cpu.r32[R.ESP]!;
+    sp = ctx.esp | 0;
   }
   const saved = dom.upcallMask;
-  const eflags = readEflags(cpu);
-  const image = (eflags & ~(IF | IOPL)) | (saved !== 0 ? 0 : IF);
+  const image = (ctx.eflags & ~(IF | IOPL)) | (saved !== 0 ? 0 : IF);
   const words: number[] = [];
-  if (fromUser) words.push(cpu.segSel[Seg.SS]!, cpu.r32[R.ESP]!);
-  words.push(image, cpu.segSel[Seg.CS]! | (saved << 16), cpu.eip);
+  if (fromUser) words.push(ctx.ss & 0xffff, ctx.esp);
+  words.push(image, (ctx.cs & 0xffff) | (saved << 16), ctx.eip);
   if (errorCode >= 0) words.push(errorCode);
+  if (segs !== undefined) words.push(segs[3], segs[2], segs[1], segs[0]); // GS highest, DS lowest
   // Translate every slot before writing any (a fault leaves memory untouched).
   const pas: number[] = [];
   let p = sp;
@@ -159,6 +191,52 @@ export function bounce(dom: Domain, cs: number, eip: number, errorCode: number, 
   if (maskEvents) dom.upcallMask = 1;
   cpu.halted = false;
   return true;
+}
+
+/**
+ * Deliver a pending event upcall to a PV guest: a bounce to the event
+ * callback with the upcall mask set and no error code. The caller checked
+ * evtchn_upcall_pending && !evtchn_upcall_mask. Returns false when the
+ * domain crashed (no callback registered, or an unusable stack).
+ */
+export function deliverEventUpcall(dom: Domain): boolean {
+  const pv = dom.pv;
+  if ((pv.eventCs & 0xfffc) === 0) {
+    dom.crash('cannot deliver an event upcall: no event callback registered (set_callbacks or CALLBACKOP_register)');
+    return false;
+  }
+  return bounce(dom, pv.eventCs, pv.eventEip, -1, true, 'the event upcall');
+}
+
+/**
+ * The iret hypercall could not load the frame's CS or SS: enter the
+ * failsafe callback with that frame (see the header), or crash the domain
+ * with `why` when none is registered. Returns NO_RESULT.
+ */
+function failsafe(dom: Domain, why: string, eax: number, eip: number, cs: number, img: number, sp: number): number {
+  const cpu = dom.cpu, pv = dom.pv;
+  if ((pv.failsafeCs & 0xfffc) === 0) {
+    dom.crash(why);
+    return NO_RESULT;
+  }
+  let esp = (sp + 16) | 0, ss = cpu.segSel[Seg.SS]!;
+  if ((cs & 3) !== 1) {
+    const outer = dom.guest.read((cpu.segBase[Seg.SS]! + sp + 16) >>> 0, 8);
+    if (outer === null) {
+      dom.crash(`iret hypercall: unreadable frame at ${hex(cpu.segBase[Seg.SS]! + sp + 16)}`);
+      return NO_RESULT;
+    }
+    const odv = new DataView(outer.buffer);
+    esp = odv.getInt32(0, true);
+    ss = odv.getUint32(4, true) & 0xffff;
+  }
+  // Xen's compat_iret has restored EAX and the upcall mask before its own iret faulted.
+  cpu.r32[R.EAX] = eax;
+  dom.upcallMask = (img & IF) !== 0 ? 0 : 1;
+  const segs = [cpu.segSel[Seg.DS]!, cpu.segSel[Seg.ES]!, cpu.segSel[Seg.FS]!, cpu.segSel[Seg.GS]!] as const;
+  bounce(dom, pv.failsafeCs, pv.failsafeEip, -1, pv.failsafeMask, 'the failsafe callback',
+    { eip, cs, eflags: (img & ~IOPL) | IF | FIXED1, esp, ss }, segs);
+  return NO_RESULT;
 }
 
 /**
@@ -188,8 +266,7 @@ export function pvIret(dom: Domain): number {
     return NO_RESULT;
   }
   if (!readDesc(cpu, csRaw, D_CS) || !descIsCode(D_CS) || !descPresent(D_CS) || descDpl(D_CS) !== ring) {
-    dom.crash(`iret hypercall: CS ${hex(csRaw)} is not a present ring-${ring} code segment`);
-    return NO_RESULT;
+    return failsafe(dom, `iret hypercall: CS ${hex(csRaw)} is not a present ring-${ring} code segment`, eax, eip, csRaw, img, sp);
   }
   let newSp = (sp + 16) | 0;
   let ssSel = -1;
@@ -204,8 +281,7 @@ export function pvIret(dom: Domain): number {
     ssSel = odv.getUint32(4, true) & 0xffff;
     if ((ssSel & 3) !== ring || !readDesc(cpu, ssSel, D_SS) || !descWritableData(D_SS) || !descPresent(D_SS) ||
       descDpl(D_SS) !== ring) {
-      dom.crash(`iret hypercall: SS ${hex(ssSel)} is not a present ring-${ring} data segment`);
-      return NO_RESULT;
+      return failsafe(dom, `iret hypercall: SS ${hex(ssSel)} is not a present ring-${ring} data segment`, eax, eip, csRaw, img, sp);
     }
   }
   commitCS(cpu, csRaw, D_CS, ring);

@@ -14,6 +14,9 @@
  * EIP, CS, EFLAGS (and ESP, SS for an outer ring) and restores the event
  * mask from EFLAGS.IF. PVH with a native IRET.
  *
+ * The event upcall and the PV failsafe callback follow the exception
+ * stubs below.
+ *
  * Ring 3 (PV, exec_user() in kernel/traps.c), the XTF scheme: the kernel
  * builds an iret frame to exec_user_stub in ring 3 and jumps to the iret
  * hypercall; the stub calls the function and executes
@@ -25,6 +28,7 @@
 #include <xen/xen.h>
 #include <minios/asm.h>
 #include <minios/traps.h>
+#include <minios/events.h>
 
 /* Vectors for which the CPU (or Xen) pushes an error code. */
 .macro trap_stub vec
@@ -56,6 +60,60 @@ ENTRY(trap_common)
     jmp     hypercall_page + __HYPERVISOR_iret * 32
 1:  iret
 END(trap_common)
+
+/*
+ * The event upcall (kernel/events.c). PV: Xen bounces here (the event
+ * callback of callback_op) with the upcall mask set and an exception-
+ * like frame without error code: EIP, CS | saved mask << 16, EFLAGS
+ * (IF = the inverse of the saved mask) [, ESP, SS from ring 3]. PVH: the
+ * CPU enters through the IDT gate of EVTCHN_UPCALL_VECTOR (an interrupt
+ * gate: IF = 0) with EIP, CS, EFLAGS. The stub builds a struct trap_frame
+ * (vector EVTCHN_UPCALL_VECTOR, error code 0) for do_hypervisor_callback.
+ *
+ * The way out is what keeps events from being lost between the C
+ * dispatcher's last look at evtchn_upcall_pending and the return (see the
+ * top of kernel/events.c): PV returns through the iret hypercall, which
+ * restores the upcall mask from the frame's EFLAGS.IF inside Xen — Xen
+ * then delivers anything pending before the guest runs again — and PVH
+ * with iret, after which Xen re-injects the vector while
+ * evtchn_upcall_pending is set. No critical-region fix-up is needed.
+ */
+ENTRY(hypervisor_callback)
+    push    $0                      /* error code */
+    push    $EVTCHN_UPCALL_VECTOR
+    pushal
+    cld
+    push    %esp                    /* struct trap_frame * */
+    call    do_hypervisor_callback
+    add     $4, %esp
+    popal
+    add     $8, %esp
+    cmpb    $0, xen_pvh
+    jne     1f
+    jmp     hypercall_page + __HYPERVISOR_iret * 32
+1:  iret
+END(hypervisor_callback)
+
+/*
+ * PV failsafe callback: Xen could not load the guest's segment registers
+ * while returning to it, and bounced here instead, with events masked
+ * (CALLBACKF_mask_events) and the frame DS, ES, FS, GS, EIP, CS, EFLAGS
+ * [, ESP, SS]. The selectors that failed are null now: reload the flat
+ * kernel data selectors before touching memory through DS or ES, then let
+ * do_failsafe report and crash the domain.
+ */
+ENTRY(failsafe_callback)
+    push    %eax
+    mov     $FLAT_KERNEL_DS, %eax
+    mov     %eax, %ds
+    mov     %eax, %es
+    pop     %eax
+    pushal
+    cld
+    push    %esp                    /* struct failsafe_frame * */
+    call    do_failsafe             /* does not return */
+    ud2
+END(failsafe_callback)
 
 /* trap_stubs[v]: the entry stub of vector v, for the trap table / IDT. */
     .section .rodata

@@ -94,6 +94,13 @@ long hvm_get_param(uint32_t index, uint64_t *value)
     return rc;
 }
 
+long hvm_set_param(uint32_t index, uint64_t value)
+{
+    struct xen_hvm_param p = { .domid = DOMID_SELF, .index = index, .value = value };
+
+    return hypercall_hvm_op(HVMOP_set_param, &p);
+}
+
 /* PVH: a ring page named by a pair of HVM parameters, or NULL. */
 static void *pvh_ring(uint32_t pfn_param, uint32_t evtchn_param, evtchn_port_t *port, const char *what)
 {

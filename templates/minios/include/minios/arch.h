@@ -1,7 +1,8 @@
 /*
  * x86 facts and instructions the template uses: page size and PAE page
  * table bits, the PVH kernel's own segment selectors, memory barriers,
- * CPUID, MSRs and control registers. Constants are usable from assembly.
+ * atomic bit operations, the TSC, CPUID, MSRs and control registers.
+ * Constants are usable from assembly.
  */
 #ifndef MINIOS_ARCH_H
 #define MINIOS_ARCH_H
@@ -48,6 +49,74 @@
 /** Read a value exactly once (no merging or re-reading by the compiler). */
 #define READ_ONCE(x)      (*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v)  (*(volatile __typeof__(x) *)&(x) = (v))
+
+/*
+ * Atomic bit and word operations on memory that Xen (another physical
+ * CPU, on real Xen) changes concurrently: the event-channel bitmaps and
+ * selector in shared_info, grant-entry flags. `lock` makes each one
+ * indivisible against writers elsewhere; xchg is locked by itself. All
+ * are full barriers.
+ */
+
+/** Atomically set bit `nr` of the 32-bit word at `addr`. */
+static inline void sync_set_bit(unsigned int nr, volatile void *addr)
+{
+    __asm__ __volatile__("lock; btsl %1, %0" : "+m"(*(volatile uint32_t *)addr) : "Ir"(nr) : "memory");
+}
+
+/** Atomically clear bit `nr` of the 32-bit word at `addr`. */
+static inline void sync_clear_bit(unsigned int nr, volatile void *addr)
+{
+    __asm__ __volatile__("lock; btrl %1, %0" : "+m"(*(volatile uint32_t *)addr) : "Ir"(nr) : "memory");
+}
+
+/** Atomically clear bit `nr` of the word at `addr`; returns its old value. */
+static inline int sync_test_and_clear_bit(unsigned int nr, volatile void *addr)
+{
+    unsigned char old;
+
+    __asm__ __volatile__("lock; btrl %2, %1; setc %0"
+                         : "=q"(old), "+m"(*(volatile uint32_t *)addr) : "Ir"(nr) : "memory", "cc");
+    return old;
+}
+
+/** Bit `nr` of the word at `addr` (a plain read). */
+static inline int test_bit(unsigned int nr, const volatile void *addr)
+{
+    return (*(const volatile uint32_t *)addr >> nr) & 1;
+}
+
+/** Atomically replace the word at `addr` with `v`; returns the old word. */
+static inline uint32_t xchg32(volatile void *addr, uint32_t v)
+{
+    __asm__ __volatile__("xchgl %0, %1" : "+r"(v), "+m"(*(volatile uint32_t *)addr) :: "memory");
+    return v;
+}
+
+/** If the 16-bit word at `addr` is `old`, make it `new`; returns what it was. */
+static inline uint16_t cmpxchg16(volatile void *addr, uint16_t old, uint16_t new)
+{
+    uint16_t prev;
+
+    __asm__ __volatile__("lock; cmpxchgw %2, %1"
+                         : "=a"(prev), "+m"(*(volatile uint16_t *)addr) : "r"(new), "0"(old) : "memory", "cc");
+    return prev;
+}
+
+/** Index of the lowest set bit of a non-zero word. */
+static inline unsigned int first_bit(uint32_t w)
+{
+    return (unsigned int)__builtin_ctz(w);
+}
+
+/** The time-stamp counter. */
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
 
 struct cpuid_regs {
     uint32_t eax, ebx, ecx, edx;

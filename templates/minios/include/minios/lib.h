@@ -1,7 +1,8 @@
 /*
  * The template's freestanding C library: the string and memory functions
- * (lib/string.c), formatted output (lib/printf.c) and the few helpers
- * every kernel wants (ARRAY_SIZE, alignment, barriers live in arch.h).
+ * (lib/string.c), formatted output (lib/printf.c), clock arithmetic
+ * (lib/clock.c) and the few helpers every kernel wants (ARRAY_SIZE,
+ * alignment; barriers live in arch.h).
  *
  * There is no libc and no libgcc: lib/div64.c provides the 64-bit
  * division helpers the compiler calls on i386.
@@ -50,5 +51,22 @@ typedef void (*fmt_emit_t)(void *ctx, const char *s, size_t n);
 int vformat(fmt_emit_t emit, void *ctx, const char *fmt, va_list ap);
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
+
+/* lib/clock.c */
+
+/**
+ * A TSC delta in nanoseconds as vcpu_time_info describes it:
+ * ((delta << shift) * mul_frac) >> 32, a negative shift shifting right,
+ * with the full 64 x 32-bit product (no overflow for any delta).
+ */
+uint64_t scale_delta(uint64_t delta, uint32_t mul_frac, int shift);
+
+/** A UTC calendar time (proleptic Gregorian; month and day count from 1). */
+struct utc_time {
+    uint32_t year, month, day, hour, min, sec;
+};
+
+/** Split seconds since 1970-01-01T00:00:00Z into a UTC date and time. */
+void unix_to_utc(uint64_t secs, struct utc_time *t);
 
 #endif /* MINIOS_LIB_H */

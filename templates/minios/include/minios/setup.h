@@ -26,7 +26,7 @@ struct boot_info {
     /** PV console ring and its event channel; NULL / 0 when unknown. */
     struct xencons_interface *console;
     evtchn_port_t console_evtchn;
-    /** Xenstore ring page and event channel (for xenbus.c, later); NULL / 0 when unknown. */
+    /** Xenstore ring page and event channel (for kernel/xenbus.c); NULL / 0 when unknown. */
     void *xenstore;
     evtchn_port_t xenstore_evtchn;
 };
@@ -58,5 +58,8 @@ bool cmdline_has(const char *word);
 
 /** PVH: HVMOP_get_param for this domain; returns 0 or -XEN_Exxx. */
 long hvm_get_param(uint32_t index, uint64_t *value);
+
+/** PVH: HVMOP_set_param for this domain; returns 0 or -XEN_Exxx. */
+long hvm_set_param(uint32_t index, uint64_t value);
 
 #endif /* MINIOS_SETUP_H */

@@ -62,7 +62,8 @@ unsigned long fault_address(void);
  * Ring 3 (PV kernels only for now). exec_user(fn) calls fn in ring 3 —
  * CS = FLAT_USER_CS, DS = ES = FS = GS = SS = FLAT_USER_DS, on a
  * one-page user stack, events masked — and returns fn's result in the
- * kernel's ring. The way in is the iret hypercall; the way back is
+ * kernel's ring, with events enabled or disabled as they were at the
+ * call. The way in is the iret hypercall; the way back is
  * `int $TRAP_RET2KERN` (0x20), whose trap-table entry has DPL 3 (the XTF
  * scheme). Exceptions in ring 3 go to the handlers above with an
  * outer-ring frame (f->cs & 3 == 3, f->esp and f->ss valid), on the
@@ -81,7 +82,7 @@ unsigned long fault_address(void);
 /** Call fn in ring 3 and return its result (PV; panics in a PVH kernel). */
 unsigned long exec_user(unsigned long (*fn)(void));
 
-/** PVH: point IDT vector `vec` at `handler` (for events.c's callback vector later). */
+/** PVH: point IDT vector `vec` at `handler` (kernel/events.c uses it for the callback vector). */
 void idt_set_gate(unsigned int vec, void (*handler)(void), unsigned int dpl);
 
 #endif /* !__ASSEMBLER__ */

@@ -1,0 +1,114 @@
+/*
+ * A xenstore client (kernel/xenbus.c): the store ring set up by the
+ * toolstack, requests and replies, watches and transactions.
+ *
+ * Paths are absolute ("/local/domain/1/name") or relative to the domain's
+ * home, /local/domain/<domid> ("name", "data/x"). Every call that talks
+ * to xenstored sleeps until the reply arrives (block_domain on the store
+ * event channel, not a busy loop), so call them from the application or
+ * kernel code, never from an event handler; they give up after
+ * XENBUS_TIMEOUT_NS with -XEN_ETIMEDOUT. Errors are negative Xen errno
+ * values, translated from xenstored's error names ("ENOENT" ->
+ * -XEN_ENOENT); -XEN_E2BIG means the caller's buffer was too small (the
+ * reply is consumed anyway).
+ *
+ * Transactions: every operation takes a transaction (XBT_NIL for none).
+ * xenbus_transaction_end() returns -XEN_EAGAIN when another writer
+ * changed something the transaction read: start over —
+ *
+ *     do {
+ *         xenbus_transaction_start(&t);
+ *         ... xenbus_read(t, ...), xenbus_write(t, ...) ...
+ *         rc = xenbus_transaction_end(t, false);
+ *     } while (rc == -XEN_EAGAIN);
+ *
+ * Watches: xenbus_watch(path, token) asks for an event whenever `path` or
+ * anything below it changes, and xenstored sends one at once. Events
+ * arrive mixed with replies; the client queues them (WATCH_QUEUE_BYTES;
+ * beyond that the oldest are dropped and counted) until
+ * xenbus_read_watch() takes them.
+ */
+#ifndef MINIOS_XENBUS_H
+#define MINIOS_XENBUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <minios/lib.h>
+#include <minios/time.h>
+
+typedef uint32_t xenbus_transaction_t;
+
+/** No transaction. */
+#define XBT_NIL ((xenbus_transaction_t)0)
+
+/** How long a request waits for its reply. */
+#define XENBUS_TIMEOUT_NS SECONDS(10)
+
+/** Bytes of watch events kept until xenbus_read_watch() takes them. */
+#define WATCH_QUEUE_BYTES 4096
+
+/** Take over the store ring and its event channel. Called once by start_kernel. */
+void xenbus_init(void);
+
+/** Is there a store ring to talk to? */
+bool xenbus_available(void);
+
+/** Read `path` into `buf` (NUL-terminated); returns the value's length or -XEN_Exxx. */
+long xenbus_read(xenbus_transaction_t t, const char *path, char *buf, size_t size);
+
+/** Read `path` as an unsigned decimal number; -XEN_EINVAL if it is not one. */
+long xenbus_read_ulong(xenbus_transaction_t t, const char *path, unsigned long *value);
+
+/** Write `value` to `path` (missing parents are created); 0 or -XEN_Exxx. */
+long xenbus_write(xenbus_transaction_t t, const char *path, const char *value);
+
+/** Write a formatted value (at most 255 bytes). */
+long xenbus_printf(xenbus_transaction_t t, const char *path, const char *fmt, ...) __printf(3, 4);
+
+/** Create `path` with an empty value (no error if it exists). */
+long xenbus_mkdir(xenbus_transaction_t t, const char *path);
+
+/** Remove `path` and everything below it. */
+long xenbus_rm(xenbus_transaction_t t, const char *path);
+
+/**
+ * List the children of `path` into `buf` as NUL-terminated names, one
+ * after the other; returns how many there are, or -XEN_Exxx.
+ */
+long xenbus_directory(xenbus_transaction_t t, const char *path, char *buf, size_t size);
+
+/** Watch `path` (and its subtree) with `token`; an event for it follows at once. */
+long xenbus_watch(const char *path, const char *token);
+
+/** Stop the watch set with the same path and token. */
+long xenbus_unwatch(const char *path, const char *token);
+
+/**
+ * Take the oldest queued watch event, waiting for one until system time
+ * `deadline_ns` (0: no deadline): the path that changed and the watch's
+ * token. 0, -XEN_ETIMEDOUT, or -XEN_E2BIG (event dropped: a buffer was
+ * too small).
+ */
+long xenbus_read_watch(char *path, size_t path_size, char *token, size_t token_size, uint64_t deadline_ns);
+
+/** Watch events dropped because the queue was full. */
+unsigned long xenbus_watch_events_lost(void);
+
+/** Start a transaction. */
+long xenbus_transaction_start(xenbus_transaction_t *t);
+
+/** Commit (`abort` false) or abandon a transaction; -XEN_EAGAIN: it conflicted, start again. */
+long xenbus_transaction_end(xenbus_transaction_t t, bool abort);
+
+/**
+ * Any request: `type` (XS_*) with the payload `parts` — each
+ * NUL-terminated string is sent with its NUL except the last when
+ * `last_raw` (a WRITE's value) — and the reply's payload copied to
+ * `reply` (NUL-terminated, so `reply_size` needs one spare byte). Returns
+ * the reply's length or -XEN_Exxx (an XS_ERROR reply becomes its errno).
+ */
+long xenbus_request(uint32_t type, xenbus_transaction_t t, const char *const parts[], unsigned int nr_parts,
+                    bool last_raw, char *reply, size_t reply_size);
+
+#endif /* MINIOS_XENBUS_H */

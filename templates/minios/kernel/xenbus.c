@@ -1,0 +1,512 @@
+/*
+ * A xenstore client over the store ring (Xen ABI reference §5.3, Xen's
+ * docs/misc/xenstore.txt and xenstore-ring.txt; include/minios/xenbus.h
+ * for the interface).
+ *
+ * The ring. The store page (struct xenstore_domain_interface) holds two
+ * 1024-byte byte streams: req[] (ours -> xenstored; we own req_prod) and
+ * rsp[] (xenstored -> us; we own rsp_cons). Indices run freely; byte i of
+ * a stream is at i & 1023, so a message may wrap around the end of its
+ * array, and one bigger than the ring (up to 16 + 4096 bytes) passes in
+ * pieces. Producer: bytes, write barrier, index, then notify the store
+ * event channel. Consumer: index, read barrier, bytes, then the new
+ * index — the slots are free only after we have read them — and notify,
+ * as xenstored may be waiting for room.
+ *
+ * Messages are a struct xsd_sockmsg header (type, req_id, tx_id, len)
+ * and len bytes of NUL-separated strings. One request is in flight at a
+ * time (this kernel has one thread): it gets the next req_id, and the
+ * reply with that req_id ends the wait. On the way, the receiver meets
+ * WATCH_EVENT messages — xenstored sends them whenever a watch fires,
+ * between replies — and queues them for xenbus_read_watch(); a reply with
+ * another req_id (to a request that timed out) is dropped. The receiver
+ * keeps its state between calls, so a message may arrive over any number
+ * of wake-ups.
+ *
+ * Waiting. All of it runs with events disabled and sleeps in
+ * block_domain() (include/minios/events.h): check the ring, sleep, and
+ * let xenstored's notification on the store port — whose handler only
+ * has to exist — wake us; events are enabled only while asleep, so a
+ * notification that lands between the check and the sleep still wakes
+ * it. Every wait has a deadline (XENBUS_TIMEOUT_NS).
+ *
+ * Errors. An XS_ERROR reply names an errno ("ENOENT"); xsd_errors in
+ * xen/io/xs_wire.h turns it into -XEN_ENOENT (an unknown name: -XEN_EIO).
+ * Ring indices that make no sense or a header longer than the protocol
+ * allows leave the ring unusable: every call then fails with -XEN_EIO.
+ */
+#include <minios/xenbus.h>
+#include <minios/arch.h>
+#include <minios/console.h>
+#include <minios/events.h>
+#include <minios/hypercall.h>
+#include <minios/panic.h>
+#include <minios/setup.h>
+#include <xen/errno.h>
+#include <xen/io/xs_wire.h>
+
+#define MAX_PARTS 4
+
+static struct xenstore_domain_interface *xs;
+static evtchn_port_t xs_port;
+static bool xs_broken;
+static uint32_t next_req_id = 1;
+static unsigned long notifications;
+
+/* The message being received: header, then payload. */
+static struct xsd_sockmsg rx_hdr;
+static uint32_t rx_have;
+static char rx_body[XENSTORE_PAYLOAD_MAX + 1];
+
+/* The request waiting for its reply (0: none), and the reply once complete. */
+static uint32_t awaited_id;
+static uint32_t reply_type, reply_len;
+
+/* Watch events: records of a 2-byte length and the payload, in a byte ring. */
+static char watch_queue[WATCH_QUEUE_BYTES];
+static uint32_t wq_head, wq_tail;       /* free-running: read, write */
+static unsigned long wq_lost;
+static char watch_event[WATCH_QUEUE_BYTES];
+
+static void xs_notified(evtchn_port_t port, struct trap_frame *regs, void *data)
+{
+    (void)port;
+    (void)regs;
+    (void)data;
+    notifications++;
+}
+
+static long xs_fail(const char *why)
+{
+    if (!xs_broken)
+        printf("xenbus: %s; the store ring is unusable\n", why);
+    xs_broken = true;
+    return -XEN_EIO;
+}
+
+/* ---- The watch queue ---- */
+
+static uint32_t wq_used(void)
+{
+    return wq_tail - wq_head;
+}
+
+static uint8_t wq_byte(uint32_t at)
+{
+    return (uint8_t)watch_queue[at % WATCH_QUEUE_BYTES];
+}
+
+static uint32_t wq_record_len(void)
+{
+    return wq_byte(wq_head) | (uint32_t)wq_byte(wq_head + 1) << 8;
+}
+
+static void wq_put(const char *payload, uint32_t len)
+{
+    uint32_t need = 2 + len;
+
+    if (need > WATCH_QUEUE_BYTES) {
+        wq_lost++;
+        return;
+    }
+    while (WATCH_QUEUE_BYTES - wq_used() < need) {
+        /* Full: the oldest event goes. */
+        wq_head += 2 + wq_record_len();
+        wq_lost++;
+    }
+    watch_queue[wq_tail++ % WATCH_QUEUE_BYTES] = (char)(len & 0xff);
+    watch_queue[wq_tail++ % WATCH_QUEUE_BYTES] = (char)(len >> 8);
+    for (uint32_t i = 0; i < len; i++)
+        watch_queue[wq_tail++ % WATCH_QUEUE_BYTES] = payload[i];
+}
+
+/* Move the oldest event into watch_event (NUL-terminated); returns its length. */
+static uint32_t wq_take(void)
+{
+    uint32_t len = wq_record_len();
+
+    wq_head += 2;
+    for (uint32_t i = 0; i < len; i++)
+        watch_event[i] = (char)wq_byte(wq_head++);
+    watch_event[len] = 0;
+    return len;
+}
+
+unsigned long xenbus_watch_events_lost(void)
+{
+    return wq_lost;
+}
+
+/* ---- The ring ---- */
+
+/* Copy up to `want` bytes of rsp[] to `dst`; returns how many, or -1 for corrupt indices. */
+static long rsp_take(void *dst, uint32_t want)
+{
+    XENSTORE_RING_IDX cons = xs->rsp_cons, prod = READ_ONCE(xs->rsp_prod);
+    uint32_t avail, n;
+    char *d = dst;
+
+    rmb();                              /* the index before the bytes it covers */
+    avail = prod - cons;
+    if (avail > XENSTORE_RING_SIZE)
+        return -1;
+    n = MIN(avail, want);
+    for (uint32_t i = 0; i < n; i++)
+        d[i] = xs->rsp[MASK_XENSTORE_IDX(cons + i)];
+    mb();                               /* the bytes are read before their slots are handed back */
+    WRITE_ONCE(xs->rsp_cons, cons + n);
+    return n;
+}
+
+/*
+ * Receive what the ring holds. Returns 1 when the awaited reply is
+ * complete (in rx_body, reply_type, reply_len; nothing after it is read),
+ * 0 when the ring is empty, -XEN_EIO when it is broken.
+ */
+static int xs_pump(void)
+{
+    bool consumed = false;
+    int done = 0;
+    long n;
+
+    while (!done) {
+        uint32_t body;
+
+        if (rx_have < sizeof(rx_hdr)) {
+            n = rsp_take((char *)&rx_hdr + rx_have, sizeof(rx_hdr) - rx_have);
+            if (n < 0)
+                return xs_fail("response ring indices are corrupt");
+            rx_have += n;
+            consumed |= n > 0;
+            if (rx_have < sizeof(rx_hdr))
+                break;
+            if (rx_hdr.len > XENSTORE_PAYLOAD_MAX)
+                return xs_fail("a reply is longer than XENSTORE_PAYLOAD_MAX");
+        }
+        body = rx_have - sizeof(rx_hdr);
+        if (body < rx_hdr.len) {
+            n = rsp_take(rx_body + body, rx_hdr.len - body);
+            if (n < 0)
+                return xs_fail("response ring indices are corrupt");
+            rx_have += n;
+            consumed |= n > 0;
+            if (body + n < rx_hdr.len)
+                break;
+        }
+        /* A whole message. */
+        rx_have = 0;
+        rx_body[rx_hdr.len] = 0;
+        if (rx_hdr.type == XS_WATCH_EVENT) {
+            wq_put(rx_body, rx_hdr.len);
+        } else if (awaited_id && rx_hdr.req_id == awaited_id) {
+            reply_type = rx_hdr.type;
+            reply_len = rx_hdr.len;
+            done = 1;
+        }
+    }
+    if (consumed)
+        evtchn_send(xs_port);           /* room in rsp[] */
+    return done;
+}
+
+/* Append `len` bytes to req[], sleeping while it is full. */
+static long req_put(const void *data, uint32_t len, uint64_t deadline)
+{
+    const char *s = data;
+
+    while (len) {
+        XENSTORE_RING_IDX prod = xs->req_prod, cons = READ_ONCE(xs->req_cons);
+        uint32_t used = prod - cons, n;
+
+        mb();                           /* req_cons read before we reuse its slots */
+        if (used > XENSTORE_RING_SIZE)
+            return xs_fail("request ring indices are corrupt");
+        if (used == XENSTORE_RING_SIZE) {
+            evtchn_send(xs_port);
+            if (monotonic_clock() >= deadline)
+                return -XEN_ETIMEDOUT;
+            block_domain(deadline);
+            continue;
+        }
+        n = MIN(len, XENSTORE_RING_SIZE - used);
+        for (uint32_t i = 0; i < n; i++)
+            xs->req[MASK_XENSTORE_IDX(prod + i)] = s[i];
+        wmb();                          /* the bytes before the index */
+        WRITE_ONCE(xs->req_prod, prod + n);
+        s += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static long error_from_name(const char *name)
+{
+    for (unsigned int i = 0; i < ARRAY_SIZE(xsd_errors); i++)
+        if (strcmp(name, xsd_errors[i].errstring) == 0)
+            return -xsd_errors[i].errnum;
+    return -XEN_EIO;
+}
+
+static void check_context(const char *what)
+{
+    if (in_event_handler())
+        panic("xenbus: %s called from an event handler (it sleeps)", what);
+}
+
+long xenbus_request(uint32_t type, xenbus_transaction_t t, const char *const parts[], unsigned int nr_parts,
+                    bool last_raw, char *reply, size_t reply_size)
+{
+    uint32_t lens[MAX_PARTS], total = 0;
+    struct xsd_sockmsg hdr;
+    unsigned long flags;
+    uint64_t deadline;
+    long rc;
+
+    if (!xs)
+        return -XEN_ENODEV;
+    if (xs_broken)
+        return -XEN_EIO;
+    if (nr_parts > MAX_PARTS)
+        return -XEN_EINVAL;
+    check_context("a request");
+    for (unsigned int i = 0; i < nr_parts; i++) {
+        lens[i] = strlen(parts[i]) + !(last_raw && i == nr_parts - 1);
+        total += lens[i];
+    }
+    if (total > XENSTORE_PAYLOAD_MAX)
+        return -XEN_E2BIG;
+
+    flags = local_irq_save();
+    deadline = monotonic_clock() + XENBUS_TIMEOUT_NS;
+    if (next_req_id == 0)
+        next_req_id = 1;                /* 0 is the req_id of watch events */
+    hdr.type = type;
+    hdr.req_id = next_req_id++;
+    hdr.tx_id = t;
+    hdr.len = total;
+    awaited_id = hdr.req_id;
+
+    rc = req_put(&hdr, sizeof(hdr), deadline);
+    for (unsigned int i = 0; i < nr_parts && rc == 0; i++)
+        rc = req_put(parts[i], lens[i], deadline);
+    if (rc == -XEN_ETIMEDOUT)
+        xs_fail("xenstored stopped reading requests");  /* half a request is in the ring */
+    evtchn_send(xs_port);
+
+    while (rc == 0) {
+        int r = xs_pump();
+
+        if (r < 0)
+            rc = r;
+        else if (r > 0)
+            break;
+        else if (monotonic_clock() >= deadline)
+            rc = -XEN_ETIMEDOUT;
+        else
+            block_domain(deadline);
+    }
+    awaited_id = 0;
+
+    if (rc == 0) {
+        if (reply_type == XS_ERROR)
+            rc = error_from_name(rx_body);
+        else if (reply_len + 1 > reply_size)
+            rc = -XEN_E2BIG;
+        else {
+            memcpy(reply, rx_body, reply_len + 1);
+            rc = reply_len;
+        }
+    }
+    local_irq_restore(flags);
+    return rc;
+}
+
+/* ---- The operations ---- */
+
+/* A request whose reply is just "OK". */
+static long simple_request(uint32_t type, xenbus_transaction_t t, const char *const parts[], unsigned int n,
+                           bool last_raw)
+{
+    char ok[8];
+    long rc = xenbus_request(type, t, parts, n, last_raw, ok, sizeof(ok));
+
+    return rc < 0 ? rc : 0;
+}
+
+long xenbus_read(xenbus_transaction_t t, const char *path, char *buf, size_t size)
+{
+    const char *parts[] = { path };
+
+    return xenbus_request(XS_READ, t, parts, 1, false, buf, size);
+}
+
+long xenbus_read_ulong(xenbus_transaction_t t, const char *path, unsigned long *value)
+{
+    char buf[24];
+    unsigned long v = 0;
+    long rc = xenbus_read(t, path, buf, sizeof(buf));
+
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return -XEN_EINVAL;
+    for (const char *p = buf; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -XEN_EINVAL;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    *value = v;
+    return 0;
+}
+
+long xenbus_write(xenbus_transaction_t t, const char *path, const char *value)
+{
+    const char *parts[] = { path, value };
+
+    return simple_request(XS_WRITE, t, parts, 2, true);
+}
+
+long xenbus_printf(xenbus_transaction_t t, const char *path, const char *fmt, ...)
+{
+    char value[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(value))
+        return -XEN_E2BIG;
+    return xenbus_write(t, path, value);
+}
+
+long xenbus_mkdir(xenbus_transaction_t t, const char *path)
+{
+    const char *parts[] = { path };
+
+    return simple_request(XS_MKDIR, t, parts, 1, false);
+}
+
+long xenbus_rm(xenbus_transaction_t t, const char *path)
+{
+    const char *parts[] = { path };
+
+    return simple_request(XS_RM, t, parts, 1, false);
+}
+
+long xenbus_directory(xenbus_transaction_t t, const char *path, char *buf, size_t size)
+{
+    const char *parts[] = { path };
+    long rc = xenbus_request(XS_DIRECTORY, t, parts, 1, false, buf, size);
+    long count = 0;
+
+    if (rc < 0)
+        return rc;
+    /* "a\0b\0c\0": one NUL per name. */
+    for (long i = 0; i < rc; i++)
+        count += buf[i] == 0;
+    return count;
+}
+
+long xenbus_watch(const char *path, const char *token)
+{
+    const char *parts[] = { path, token };
+
+    return simple_request(XS_WATCH, XBT_NIL, parts, 2, false);
+}
+
+long xenbus_unwatch(const char *path, const char *token)
+{
+    const char *parts[] = { path, token };
+
+    return simple_request(XS_UNWATCH, XBT_NIL, parts, 2, false);
+}
+
+long xenbus_read_watch(char *path, size_t path_size, char *token, size_t token_size, uint64_t deadline_ns)
+{
+    unsigned long flags;
+    long rc = 0;
+
+    if (!xs)
+        return -XEN_ENODEV;
+    check_context("xenbus_read_watch");
+    flags = local_irq_save();
+    for (;;) {
+        int r;
+
+        if (wq_used()) {
+            uint32_t len = wq_take();
+            size_t plen = strnlen(watch_event, len);
+            const char *tok = plen < len ? watch_event + plen + 1 : "";
+            size_t tlen = strnlen(tok, len - MIN(len, plen + 1));
+
+            if (plen + 1 > path_size || tlen + 1 > token_size) {
+                rc = -XEN_E2BIG;
+            } else {
+                memcpy(path, watch_event, plen);
+                path[plen] = 0;
+                memcpy(token, tok, tlen);
+                token[tlen] = 0;
+            }
+            break;
+        }
+        r = xs_broken ? -XEN_EIO : xs_pump();
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        if (wq_used())
+            continue;
+        if (deadline_ns && monotonic_clock() >= deadline_ns) {
+            rc = -XEN_ETIMEDOUT;
+            break;
+        }
+        block_domain(deadline_ns);
+    }
+    local_irq_restore(flags);
+    return rc;
+}
+
+long xenbus_transaction_start(xenbus_transaction_t *t)
+{
+    const char *parts[] = { "" };
+    char id[16];
+    unsigned long v = 0;
+    long rc = xenbus_request(XS_TRANSACTION_START, XBT_NIL, parts, 1, false, id, sizeof(id));
+
+    if (rc < 0)
+        return rc;
+    for (const char *p = id; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (unsigned long)(*p - '0');
+    if (v == 0)
+        return -XEN_EIO;
+    *t = (xenbus_transaction_t)v;
+    return 0;
+}
+
+long xenbus_transaction_end(xenbus_transaction_t t, bool abort)
+{
+    const char *parts[] = { abort ? "F" : "T" };
+
+    return simple_request(XS_TRANSACTION_END, t, parts, 1, false);
+}
+
+bool xenbus_available(void)
+{
+    return xs && !xs_broken;
+}
+
+void xenbus_init(void)
+{
+    long rc;
+
+    if (!boot_info.xenstore || !boot_info.xenstore_evtchn) {
+        printf("xenbus: no xenstore ring\n");
+        return;
+    }
+    xs = boot_info.xenstore;
+    xs_port = boot_info.xenstore_evtchn;
+    rc = evtchn_bind(xs_port, xs_notified, NULL);
+    if (rc)
+        printf("xenbus: could not unmask the store event channel %u (%ld)\n", xs_port, rc);
+}
