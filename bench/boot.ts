@@ -48,7 +48,7 @@ function timeRun(node: string, cli: string, kernel: string): Promise<Timing> {
 }
 
 /** Build the hello kernel into bench/.build/minios; returns the PV kernel path. */
-function helloKernel(ctx: BenchContext): string {
+export function helloKernel(ctx: BenchContext): string {
   const dir = join(ctx.root, 'bench', '.build', 'minios');
   const elf = join(dir, 'build', 'kernel.elf');
   ctx.progress('building the hello kernel (make APP=app/hello.c)');

@@ -19,10 +19,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuBenchmark } from './cpu.js';
 import { bootBenchmark } from './boot.js';
+import { gdbBenchmark } from './gdb.js';
+import { xenBenchmark } from './xen.js';
 import { BenchFailure, type BenchContext, type Benchmark, type Metric } from './types.js';
 
 /** Every benchmark, in the order they run. */
-export const BENCHMARKS: readonly Benchmark[] = [cpuBenchmark, bootBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [cpuBenchmark, bootBenchmark, xenBenchmark, gdbBenchmark];
 
 const USAGE = `usage: npm run bench -- [options]
   --json          print one JSON object of all figures (progress goes to stderr)

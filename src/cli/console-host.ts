@@ -140,9 +140,7 @@ export class StdioConsole implements ConsoleHost {
     if (stdin === null || this.closed) return false;
     if (this.reading) return true;
     this.reading = true;
-    if (stdin.isTTY === true && typeof stdin.setRawMode === 'function') {
-      stdin.setRawMode(true);
-      this.raw = true;
+    if (stdin.isTTY === true && typeof stdin.setRawMode === 'function' && this.enterRawMode(stdin)) {
       this.proc.on('exit', this.restoreTerminal);
       for (const sig of RESTORE_SIGNALS) {
         const h = (): void => this.onFatalSignal(sig);
@@ -155,6 +153,17 @@ export class StdioConsole implements ConsoleHost {
     stdin.on('end', this.onEnd);
     stdin.on('error', this.onEnd);
     stdin.resume();
+    return true;
+  }
+
+  /** Raw mode on; false (and a line-mode console) when the terminal refuses. */
+  private enterRawMode(stdin: StdinLike): boolean {
+    try {
+      stdin.setRawMode!(true);
+    } catch {
+      return false;
+    }
+    this.raw = true;
     return true;
   }
 

@@ -186,14 +186,15 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
         const m = target.machine;
         reportEnd(exit, m);
         if (watch) {
-          say(`xenkit: the guest has ended; waiting for a change to rebuild and reboot it${target.attached ? ' (gdb stays attached)' : ''} — Ctrl-C quits\n`);
+          say(`xenkit: the guest has ended; waiting for a change to rebuild and reboot it (${target.attached ? 'gdb stays attached; ' : ''}Ctrl-C or Ctrl-] quits)\n`);
         } else if (!target.attached) {
           finish(statusForExit(exit));
         }
       },
       detached: () => {
         const exit = target.exit;
-        if (!watch && exit !== null) finish(statusForExit(exit));
+        // On the next turn: the server finishes its own bookkeeping (and its "disconnected" line) first.
+        if (!watch && exit !== null) setImmediate(() => finish(statusForExit(exit)));
       },
       killed: () => finish(EXIT.INTERRUPTED, `xenkit: killed from gdb after ${target.machine.cpu.icount} guest instructions\n`),
       error: (e) => {

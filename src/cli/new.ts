@@ -1,10 +1,11 @@
 /**
  * `xenkit new <dir>`: scaffold a kernel project from the guest template —
  * its sources and Makefile, a `.gdbinit` that connects to xenkit, a
- * `.gitignore` — and say what to type next. Refuses a directory that
+ * `.gitignore`, and node_modules/.bin/xenkit pointing at this installation
+ * so that `npx xenkit` works in the project — and say what to type next. Refuses a directory that
  * exists and is not empty.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { CliError } from './errors.js';
 import { packageRoot } from './paths.js';
@@ -71,7 +72,7 @@ ${GDB_RELOAD_PYTHON}end
 `;
 }
 
-const GITIGNORE = 'build/\n';
+const GITIGNORE = 'build/\nnode_modules/\n';
 
 /** Copy the template into `target`; throws CliError for a non-empty target. */
 export function scaffold(target: string, cwd: string): NewResult {
@@ -97,6 +98,10 @@ export function scaffold(target: string, cwd: string): NewResult {
   });
   writeFileSync(join(dir, '.gdbinit'), gdbinit(DEFAULT_GDB_PORT));
   writeFileSync(join(dir, '.gitignore'), GITIGNORE);
+  // `npx xenkit` inside the project runs this installation: npx looks in the
+  // project's node_modules/.bin first (xenkit need not be published or global).
+  mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
+  symlinkSync(join(root, 'bin', 'xenkit.js'), join(dir, 'node_modules', '.bin', 'xenkit'));
   return { dir, files: files + 2 };
 }
 
@@ -109,6 +114,9 @@ Next:
   cd ${target}
   make                                   # build/kernel.elf (PV) and build/kernel-pvh.elf (PVH)
   npx xenkit run build/kernel.elf        # boot it
+  npx xenkit run build/kernel.elf --gdb ${DEFAULT_GDB_PORT} --watch
+                                         # debug it (gdb -x .gdbinit in another terminal);
+                                         # every saved change rebuilds and reboots it
 
 Your code goes in app/demo.c (app_main); README.md explains the rest.
 If make fails for want of a compiler, run: npx xenkit doctor

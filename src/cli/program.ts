@@ -65,7 +65,7 @@ const DEBUG_NOTES = `Debugging and watch mode (docs/gdb.md):
   Under gdb a guest crash stops with SIGSEGV instead of ending the run, and the
   run ends when gdb detaches. --watch rebuilds the kernel when a source changes
   and reboots the guest into it, gdb staying attached; a failed build keeps the
-  old guest. In watch mode only Ctrl-C ends the run.
+  old guest. In watch mode only Ctrl-C (Ctrl-] on a terminal console) ends it.
 
 Examples:
   xenkit run build/kernel.elf --gdb 1234 --gdb-wait   # then: gdb build/kernel.elf -ex 'target remote :1234'

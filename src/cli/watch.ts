@@ -26,6 +26,8 @@
  * the output shows a missing tool (status 127, "not found"), the message
  * points to `xenkit doctor`.
  *
+ * chokidar is imported when watching starts, never by a plain run.
+ *
  * Globs: `*` and `?` within one path segment, `**` across segments,
  * `[abc]` classes and `{a,b}` alternatives (chokidar 4 has no globs of its
  * own: the directory before the first wildcard is watched and events are
@@ -35,7 +37,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 
 /** Quiet time after the last change before a build starts. */
 export const DEBOUNCE_MS = 50;
@@ -206,13 +208,10 @@ export class KernelWatcher {
     return `watching ${shown} and ${this.rel(this.cfg.kernel)}; on a change: ${this.command} (in ${this.rel(this.cfg.project) || '.'})`;
   }
 
-  /** The kernel now running (after a reboot not caused by this watcher, e.g. `monitor reset`). */
-  booted(bytes: Uint8Array): void {
-    this.current = hashOf(bytes);
-  }
-
   /** Start watching; resolves once the initial scan is done. */
   async start(): Promise<void> {
+    // Loaded here: a plain `xenkit run` (and its start-up time) never loads chokidar.
+    const { watch } = await import('chokidar');
     const roots: string[] = [];
     if (this.cfg.paths.length === 0) {
       roots.push(this.cfg.project);

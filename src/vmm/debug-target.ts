@@ -161,6 +161,8 @@ export class MachineTarget implements DebugTarget {
   private readonly schedule: (fn: () => void) => void;
   private readonly later: (fn: () => void, ms: number) => () => void;
   private started = false;
+  /** A step was asked of a sleeping vCPU: let time pass (no events delivered) until it wakes, then step. */
+  private stepWaiting = false;
 
   constructor(private readonly opts: DebugTargetOptions) {
     this.m = opts.machine;
@@ -292,13 +294,17 @@ export class MachineTarget implements DebugTarget {
 
   detach(): void {
     this.listener = null;
-    if (this.st === 'waiting') this.st = 'ended';
-    if (this.st === 'paused') {
-      if (this.pending !== null) {
-        const p = this.pending;
-        this.pending = null;
-        this.setMachine(p.machine);
-      }
+    this.stepWaiting = false; // no one waits for a step any more
+    if (this.pending !== null) {
+      // A rebuilt kernel was waiting for gdb to resume: it boots now.
+      const p = this.pending;
+      this.pending = null;
+      this.setMachine(p.machine);
+      this.st = 'running';
+      this.continueFromHere();
+    } else if (this.st === 'waiting') {
+      this.st = 'ended';
+    } else if (this.st === 'paused' || this.st === 'running') {
       this.st = 'running';
       this.continueFromHere();
     }
@@ -370,14 +376,25 @@ export class MachineTarget implements DebugTarget {
   /** Stop (paused) and tell gdb. */
   private stop(reason: StopReason): void {
     this.st = 'paused';
+    this.stepWaiting = false;
     this.cancelTimer?.();
     this.cancelTimer = null;
     this.listener?.stopped(reason);
   }
 
-  /** One instruction, synchronously, no events in between; then the stop. */
+  /**
+   * One instruction, synchronously, no events in between; then the stop.
+   * A sleeping vCPU (SCHEDOP_block, poll, PVH hlt) first waits to be woken,
+   * as a processor stepping `hlt` waits for its interrupt: the loop lets
+   * time pass without delivering the event (tick), then steps.
+   */
   private stepOnce(): void {
     const m = this.m;
+    if (m.domain.sleep !== null) {
+      this.stepWaiting = true;
+      this.queue();
+      return;
+    }
     let r: StepResult;
     try {
       r = m.stepInstruction();
@@ -390,9 +407,14 @@ export class MachineTarget implements DebugTarget {
       this.end(r);
       return;
     }
-    // A sleeping vCPU executes nothing: the step is "done" where it is.
+    if (r !== null) {
+      // Asleep after all (the machine's view): wait for the wake-up as above.
+      this.stepWaiting = true;
+      this.queue();
+      return;
+    }
     const hit = m.cpu.debug.hit;
-    if (r === null && hit !== null) {
+    if (hit !== null) {
       this.stop({ kind: 'watch', thread: THREAD, access: hit.kind, addr: hit.addr >>> 0 });
       return;
     }
@@ -420,10 +442,27 @@ export class MachineTarget implements DebugTarget {
     const m = this.m;
     let r: StepResult;
     m.lastCpuExit = Exit.BUDGET;
+    const waking = this.stepWaiting;
+    const dbg = m.cpu.debug;
     try {
-      r = m.step(this.slice);
+      if (waking) {
+        // Time passes, timers fire, the vCPU may wake; no instruction runs and no upcall is delivered.
+        dbg.stepping = true;
+        try {
+          r = m.step(0);
+        } finally {
+          dbg.stepping = false;
+        }
+      } else {
+        r = m.step(this.slice);
+      }
     } catch (e) {
       this.fail(e);
+      return;
+    }
+    if (waking && this.stepWaiting && (r === null || r.kind === 'idle') && m.domain.sleep === null) {
+      this.stepWaiting = false;
+      this.stepOnce();
       return;
     }
     this.hooks.afterSlice?.();

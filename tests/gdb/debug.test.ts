@@ -32,7 +32,7 @@ describe.runIf(HAVE_GDB)('gdb on a PV guest', () => {
       'print/x counter', 'stepi', 'info registers eip', 'next', 'finish', 'delete',
       'watch watched', 'continue', 'delete',
       'x/4x 0', 'monitor help', 'monitor regs', 'monitor pt 0x108000', 'monitor pt 0', 'monitor xs ls /local/domain/1',
-      'monitor evtchn', 'info threads', 'continue',
+      'monitor evtchn', 'info threads', 'monitor trace hypercalls on', 'continue',
     ], { elf: gdbGuest.pv });
     const out = r.text;
     expect(out, out).not.toMatch(BAD);
@@ -81,11 +81,14 @@ describe.runIf(HAVE_GDB)('gdb on a PV guest', () => {
     expect(out).toMatch(/\/local\/domain\/1:\n {2}vm = "\/vm\/[0-9a-f-]+"\n {2}name = "xenkit-guest"/);
     expect(out).toMatch(/event channels \(upcall_pending=\d, upcall_mask=\d\):\n {2}port +1: interdomain → dom0 port 1\n {2}port +2: interdomain → dom0 port 2/);
     expect(out).toMatch(/\* 1 +Thread 1 "vcpu0" \(vCPU 0\)/);
+    expect(out).toContain("hypercall trace on (on xenkit's stderr)");
     // The last continue: the guest prints and powers off; gdb hears the exit, xenkit ends with the guest's status.
     expect(out).toContain('[Inferior 1 (Remote target) exited normally]');
     expect(await statusWithin(x)).toBe(EXIT.POWEROFF);
     expect(x.out()).toContain('gdb guest v1: sum=333 magic=100 counter=3 watched=115');
     expect(x.err()).toMatch(/gdb: connected from 127\.0\.0\.1:\d+/);
+    // The trace turned on from gdb: the hypercalls after it, up to the shutdown.
+    expect(x.err()).toMatch(/^\[hcall\] sched_op\(shutdown reason=poweroff\)/m);
     // Breakpoints lived in the emulator: the code at leaf is the ELF's (gcc's push/mov, not int3).
     const m = x.target.machine;
     const leaf = m.kernel.symbols.address('leaf')!;

@@ -115,6 +115,38 @@ describe('MachineTarget', () => {
     expect(m.cpu.eip >>> 0).toBe(callback);
   });
 
+  // PV: SCHEDOP_block sleeps. (A PVH guest's `sti; hlt` here finds the console's event pending — held back
+  // by the steps — so it does not sleep, as Xen's hvm_hlt would not.)
+  for (const type of ['pv'] as const) {
+    it(`${type}: a step of a sleeping vCPU waits for its wake-up and still enters no handler`, async () => {
+      const m = machine(kernels.pv, 'sleep');
+      const { t, next } = attached(m);
+      t.addBreakpoint('sw', sym(m, 'block_domain'), 1);
+      t.resume(CONT);
+      expect(await next()).toMatchObject({ kind: 'breakpoint' });
+      t.removeBreakpoint('sw', sym(m, 'block_domain'), 1);
+      // Step until the step that put the vCPU to sleep (SCHEDOP_block / sti; hlt).
+      let steps = 0;
+      while (m.domain.sleep === null) {
+        t.resume(STEP);
+        expect(await next()).toEqual({ kind: 'step', thread: 1 });
+        if (++steps > 2000) throw new Error('the guest never slept');
+      }
+      const asleepAt = m.cpu.eip >>> 0;
+      const icount = m.cpu.icount;
+      t.resume(STEP);
+      expect(await next()).toEqual({ kind: 'step', thread: 1 });
+      // Woken (its timer fired), one instruction executed, and it is still in block_domain's path: no handler.
+      expect(m.domain.sleep).toBeNull();
+      expect(m.cpu.icount).toBe(icount + 1);
+      const after = m.kernel.symbols.lookup(m.cpu.eip >>> 0)?.sym.name;
+      expect(['hypercall_page', 'block_domain']).toContain(after);
+      expect(m.cpu.eip >>> 0).not.toBe(asleepAt);
+      // The timer's event that woke it is still pending: the next continue delivers it.
+      expect(m.domain.upcallPending).toBe(1);
+    });
+  }
+
   it('watchpoints stop after the access with the watched address; breakpoints and watchpoints move to a rebooted machine', async () => {
     const m = machine();
     const { t, next } = attached(m);
@@ -141,11 +173,10 @@ describe('MachineTarget', () => {
     expect(m2.cpu.debug.watchpoints).toEqual([{ addr: watched, len: 4, kind: 'write' }]);
     expect([...m.cpu.debug.breakpoints]).toEqual([]);
     t.resume(CONT);
-    expect(await next()).toEqual({ kind: 'watch', thread: 1, access: 'write', addr: watched });
-    t.removeBreakpoint('write', watched, 4);
-    t.resume(CONT);
     expect(await next()).toEqual({ kind: 'breakpoint', thread: 1, type: 'sw' });
     expect(m2.cpu.eip >>> 0).toBe(leaf);
+    t.resume(CONT);
+    expect(await next()).toEqual({ kind: 'watch', thread: 1, access: 'write', addr: watched });
     // Guest memory was never patched.
     expect(m2.cpu.peekLinear(leaf, 8)).toEqual(bytes);
   });
@@ -217,5 +248,17 @@ describe('MachineTarget', () => {
     expect(b.t.reboot(m2, 'new kernel')).toBe('stopped');
     expect(await b.next()).toEqual({ kind: 'signal', thread: 1, signal: Signal.TRAP, message: 'new kernel' });
     expect(b.t.machine).toBe(m2);
+
+    // A rebuilt kernel waiting for gdb boots when gdb detaches instead of resuming.
+    const c = attached(machine(), { keepAlive: true });
+    c.t.resume(CONT);
+    await c.next();
+    const m3 = machine();
+    expect(c.t.reboot(m3, 'new kernel')).toBe('pending');
+    c.t.detach();
+    expect(c.t.machine).toBe(m3);
+    expect(c.t.state).toBe('running');
+    await until(() => m3.exit !== null);
+    expect(m3.exit).toEqual({ kind: 'shutdown', reason: 0 });
   });
 });

@@ -4,7 +4,9 @@
  * Three nested functions (outer → middle → leaf) to break in, backtrace
  * through, step and finish; globals to print, set and watch; and, with
  * `spin` on the command line, a busy loop at the end to interrupt with
- * Ctrl-C (and to keep the guest running while watch mode rebuilds it).
+ * Ctrl-C (and to keep the guest running while watch mode rebuilds it);
+ * with `sleep`, a 2 ms msleep() first (SCHEDOP_block with a timer: a
+ * vCPU to single-step while it sleeps).
  *
  * noipa keeps each function a real, separately named function at -O2
  * (no inlining, cloning or interprocedural shortcuts), so gdb sees the
@@ -12,6 +14,7 @@
  * edits to prove that the rebuilt kernel runs.
  */
 #include "guest.h"
+#include <minios/time.h>
 
 #define GDB_GUEST_VERSION 1
 
@@ -55,6 +58,10 @@ void app_main(void)
     for (int i = 0; i < 3; i++)
         sum += outer(i);
     printf("gdb guest v%d: sum=%d magic=%d counter=%u watched=%u\n", version, sum, magic, counter, watched);
+    if (cmdline_has("sleep")) {
+        msleep(2);
+        printf("slept\n");
+    }
     if (cmdline_has("spin")) {
         printf("spinning\n");
         spin();

@@ -1,5 +1,5 @@
 /**
- * The PV console backend, output side (io/console.h, reference §5.2): the
+ * The PV console backend (io/console.h, reference §5.2). Output: the
  * guest writes bytes into `out[]` of its console page, advances `out_prod`
  * and notifies; we copy out_cons..out_prod to the console sink and publish
  * the new `out_cons`. Indices are free-running u32s masked by the ring
@@ -21,7 +21,7 @@
  * queue is bounded (INPUT_QUEUE_LIMIT): bytes beyond it are dropped and
  * counted (`droppedInput`), so a guest that never reads its console cannot
  * make the VMM grow without limit. What is still queued moves on whenever
- * the machine polls its devices (after hypercalls, at slice ends): a guest
+ * the machine polls its devices (at every check point): a guest
  * that consumed in[] and signalled gets the rest. The guest owns in_cons;
  * an in_cons that puts more than a ring between the indices (or ahead of
  * in_prod) is corrupt, and the backend resynchronises (in_prod := in_cons,

@@ -11,7 +11,11 @@
  *
  * WRMSR 0x40000000 (PVH): the guest-physical address of a page to fill
  * with the HVM hypercall stubs (`mov $n,%eax; vmcall; ret`, slot 23 `ud2`);
- * bits 11:0 select the page index and must be 0. Other MSRs #GP (no LAPIC:
+ * bits 11:0 select the page index and must be 0. IA32_DEBUGCTL (0x1D9,
+ * architectural since the P6) reads as 0, as Xen's vmx/svm MSR intercepts
+ * return the guest's (initially zero) DEBUGCTL to an HVM/PVH guest; a
+ * write of 0 is accepted and any other value #GPs (no LBR, BTF or trace
+ * message support to enable). Other MSRs #GP (no LAPIC:
  * `rdmsr 0x1b` must fault, XTF checks). Port I/O reads float high; port
  * 0xE9 writes go to the console (the Bochs/QEMU debug port, handy for
  * early boot code).
@@ -21,6 +25,8 @@ import type { Domain } from './domain.js';
 
 export const XEN_CPUID_BASE = 0x40000000;
 export const XEN_HYPERCALL_MSR = 0x40000000;
+/** IA32_DEBUGCTL. */
+export const MSR_DEBUGCTL = 0x1d9;
 /** The Xen version xenkit reports (major << 16 | minor): 4.19. */
 export const XEN_VERSION_MAJOR = 4, XEN_VERSION_MINOR = 19;
 /** base+4 EAX bits: VCPU_ID_PRESENT, DOMID_PRESENT. */
@@ -50,11 +56,13 @@ export class XenPlatform implements CpuHost {
     if (port === 0xe9 && size === 1) this.dom.console.write(Uint8Array.of(value & 0xff));
   }
 
-  rdmsr(_index: number): [number, number] | null {
+  rdmsr(index: number): [number, number] | null {
+    if (index >>> 0 === MSR_DEBUGCTL && this.dom.type === 'pvh') return [0, 0];
     return null;
   }
 
   wrmsr(index: number, lo: number, hi: number): boolean {
+    if (index >>> 0 === MSR_DEBUGCTL && this.dom.type === 'pvh') return lo === 0 && hi === 0;
     if (index >>> 0 !== XEN_HYPERCALL_MSR || this.dom.type !== 'pvh') return false;
     if ((lo & 0xfff) !== 0 || hi !== 0) return false;
     const pa = lo >>> 0;

@@ -43,6 +43,7 @@
 #include <minios/panic.h>
 #include <minios/setup.h>
 #include <xen/errno.h>
+#include <xen/io/xenbus.h>
 #include <xen/io/xs_wire.h>
 
 #define MAX_PARTS 4
@@ -135,6 +136,56 @@ static uint32_t wq_take(void)
 unsigned long xenbus_watch_events_lost(void)
 {
     return wq_lost;
+}
+
+/*
+ * The token of the record at `at` (a queue position), compared with
+ * `token`: the payload is "path\0token\0".
+ */
+static bool wq_token_is(uint32_t at, const char *token)
+{
+    uint32_t len = wq_byte(at) | (uint32_t)wq_byte(at + 1) << 8;
+    uint32_t i = 0, t = 0;
+
+    at += 2;
+    while (i < len && wq_byte(at + i) != 0)
+        i++;
+    for (i++; i < len; i++, t++) {
+        char c = (char)wq_byte(at + i);
+
+        if (c != token[t])
+            return false;
+        if (c == 0)
+            return true;
+    }
+    return token[t] == 0;
+}
+
+/*
+ * Move the oldest event whose token is `token` into watch_event and
+ * remove it from the queue, keeping the others in order. Returns its
+ * length, or -1 when there is none.
+ */
+static long wq_take_token(const char *token)
+{
+    uint32_t at = wq_head, len;
+
+    while (at != wq_tail && !wq_token_is(at, token))
+        at += 2 + (wq_byte(at) | (uint32_t)wq_byte(at + 1) << 8);
+    if (at == wq_tail)
+        return -1;
+    len = wq_byte(at) | (uint32_t)wq_byte(at + 1) << 8;
+    for (uint32_t i = 0; i < len; i++)
+        watch_event[i] = (char)wq_byte(at + 2 + i);
+    watch_event[len] = 0;
+    /* Close the gap: shift the records before it forwards by its size. */
+    for (uint32_t from = at, to = at + 2 + len; from != wq_head;) {
+        from--;
+        to--;
+        watch_queue[to % WATCH_QUEUE_BYTES] = watch_queue[from % WATCH_QUEUE_BYTES];
+    }
+    wq_head += 2 + len;
+    return len;
 }
 
 /* ---- The ring ---- */
@@ -465,6 +516,199 @@ long xenbus_read_watch(char *path, size_t path_size, char *token, size_t token_s
     }
     local_irq_restore(flags);
     return rc;
+}
+
+long xenbus_read_watch_token(const char *token, char *path, size_t path_size, uint64_t deadline_ns)
+{
+    unsigned long flags;
+    long rc = 0;
+
+    if (!xs)
+        return -XEN_ENODEV;
+    check_context("xenbus_read_watch_token");
+    flags = local_irq_save();
+    for (;;) {
+        long len = wq_take_token(token);
+        uint32_t tail = wq_tail;
+        int r;
+
+        if (len >= 0) {
+            size_t plen = strnlen(watch_event, len);
+
+            if (plen + 1 > path_size) {
+                rc = -XEN_E2BIG;
+            } else {
+                memcpy(path, watch_event, plen);
+                path[plen] = 0;
+            }
+            break;
+        }
+        r = xs_broken ? -XEN_EIO : xs_pump();
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        if (wq_tail != tail)
+            continue;                   /* new events: look for ours among them */
+        if (deadline_ns && monotonic_clock() >= deadline_ns) {
+            rc = -XEN_ETIMEDOUT;
+            break;
+        }
+        /* The ring is empty: what xenstored sends next notifies the store port. */
+        block_domain(deadline_ns);
+    }
+    local_irq_restore(flags);
+    return rc;
+}
+
+void xenbus_drop_watch_events(const char *token)
+{
+    unsigned long flags = local_irq_save();
+
+    while (wq_take_token(token) >= 0)
+        ;
+    local_irq_restore(flags);
+}
+
+/* ---- Device states ---- */
+
+long xenbus_read_state(xenbus_transaction_t t, const char *path)
+{
+    unsigned long v;
+    long rc = xenbus_read_ulong(t, path, &v);
+
+    if (rc < 0)
+        return rc;
+    return v > XenbusStateReconfigured ? -XEN_EINVAL : (long)v;
+}
+
+long xenbus_switch_state(xenbus_transaction_t t, const char *dir, XenbusState state)
+{
+    char path[XENBUS_PATH_MAX];
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/state", dir) >= sizeof(path))
+        return -XEN_E2BIG;
+    return xenbus_printf(t, path, "%u", (unsigned int)state);
+}
+
+long xenbus_wait_state(const char *path, uint32_t states, uint64_t deadline_ns)
+{
+    static unsigned int waits;
+    char token[24], event[XENBUS_PATH_MAX];
+    long state, rc;
+
+    /* A fresh token per wait: events of an earlier wait can never be taken for ours. */
+    snprintf(token, sizeof(token), "xenbus-wait-%u", ++waits);
+    rc = xenbus_watch(path, token);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        /* Every event is only a hint: the node's current value decides. */
+        state = xenbus_read_state(XBT_NIL, path);
+        if (state >= 0 && (states & (1u << state)))
+            break;
+        rc = xenbus_read_watch_token(token, event, sizeof(event), deadline_ns);
+        if (rc < 0 && rc != -XEN_E2BIG) {
+            state = rc;
+            break;
+        }
+    }
+    xenbus_unwatch(path, token);
+    xenbus_drop_watch_events(token);
+    return state;
+}
+
+/* ---- Devices ---- */
+
+static char dev_names[1024];
+
+/* Parse a decimal device id; false for anything else. */
+static bool parse_devid(const char *s, unsigned long *v)
+{
+    unsigned long n = 0;
+
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || n > 0x7fffffffUL / 10)
+            return false;
+        n = n * 10 + (unsigned long)(*s - '0');
+    }
+    *v = n;
+    return true;
+}
+
+/*
+ * The device ids under device/<type>, ascending, into `ids` (at most
+ * `max`); returns how many there are (more than `max` possible), or
+ * -XEN_Exxx. Entries that are not numbers are skipped.
+ */
+static long device_ids(const char *type, unsigned long *ids, unsigned int max)
+{
+    char path[XENBUS_PATH_MAX];
+    long n, count = 0;
+    const char *c;
+
+    if ((size_t)snprintf(path, sizeof(path), "device/%s", type) >= sizeof(path))
+        return -XEN_E2BIG;
+    n = xenbus_directory(XBT_NIL, path, dev_names, sizeof(dev_names));
+    if (n < 0)
+        return n;
+    for (c = dev_names; n-- > 0; c += strlen(c) + 1) {
+        unsigned long id;
+        long i;
+
+        if (!parse_devid(c, &id))
+            continue;
+        /* Insertion sort: a domain has a handful of devices. */
+        for (i = MIN(count, (long)max); i > 0 && ids[i - 1] > id; i--)
+            if (i < (long)max)
+                ids[i] = ids[i - 1];
+        if (i < (long)max)
+            ids[i] = id;
+        count++;
+    }
+    return count;
+}
+
+long xenbus_device_count(const char *type)
+{
+    unsigned long ids[1];
+    long n = device_ids(type, ids, 0);
+
+    return n == -XEN_ENOENT ? 0 : n;
+}
+
+long xenbus_device_find(const char *type, unsigned int index, struct xenbus_device *dev)
+{
+    unsigned long ids[XENBUS_MAX_DEVICES];
+    char path[XENBUS_PATH_MAX];
+    unsigned long backend_id;
+    long n, rc;
+
+    n = device_ids(type, ids, ARRAY_SIZE(ids));
+    if (n == -XEN_ENOENT)
+        n = 0;
+    if (n < 0)
+        return n;
+    if (index >= MIN((unsigned long)n, ARRAY_SIZE(ids)))
+        return -XEN_ENODEV;
+    dev->devid = ids[index];
+    if ((size_t)snprintf(dev->nodename, sizeof(dev->nodename), "device/%s/%lu", type, ids[index]) >=
+        sizeof(dev->nodename))
+        return -XEN_E2BIG;
+    snprintf(path, sizeof(path), "%s/backend", dev->nodename);
+    rc = xenbus_read(XBT_NIL, path, dev->backend, sizeof(dev->backend));
+    if (rc < 0)
+        return rc;
+    snprintf(path, sizeof(path), "%s/backend-id", dev->nodename);
+    rc = xenbus_read_ulong(XBT_NIL, path, &backend_id);
+    if (rc < 0)
+        return rc;
+    if (backend_id >= DOMID_FIRST_RESERVED)
+        return -XEN_EINVAL;
+    dev->backend_id = (domid_t)backend_id;
+    return 0;
 }
 
 long xenbus_transaction_start(xenbus_transaction_t *t)

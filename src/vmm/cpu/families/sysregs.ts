@@ -480,16 +480,24 @@ function drAccess(c: Cpu, n: number): number {
   return r;
 }
 
+/**
+ * The value DR`r` (0-3, 6 or 7) reads as when it holds `v`: DR6/DR7 with the
+ * P6's fixed bits (see the header). Also what a Xen PV guest reads through
+ * the emulated MOV DR (xen/pv/privop.ts), whose images Xen fixes the same
+ * way (x86_adj_dr6_rsvd / x86_adj_dr7_rsvd without RTM or bus-lock detect).
+ */
+export function drImage(r: number, v: number): number {
+  return r === 6 ? (v & DR6_MASK) | DR6_ONES : r === 7 ? (v & DR7_MASK) | DR7_ONES : v;
+}
+
 function movFromDr(c: Cpu, i: Insn): void {
   const r = drAccess(c, i.reg);
-  const v = c.dr[r]!;
-  c.r32[i.rm] = r === 6 ? (v & DR6_MASK) | DR6_ONES : r === 7 ? (v & DR7_MASK) | DR7_ONES : v;
+  c.r32[i.rm] = drImage(r, c.dr[r]!);
 }
 
 function movToDr(c: Cpu, i: Insn): void {
   const r = drAccess(c, i.reg);
-  const v = c.r32[i.rm]!;
-  c.dr[r] = r === 6 ? (v & DR6_MASK) | DR6_ONES : r === 7 ? (v & DR7_MASK) | DR7_ONES : v;
+  c.dr[r] = drImage(r, c.r32[i.rm]!);
 }
 
 // --- MSRs ----------------------------------------------------------------------------

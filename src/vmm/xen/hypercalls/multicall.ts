@@ -15,10 +15,13 @@
  *    ends the multicall with -EFAULT (earlier entries stay done).
  *  - A multicall inside a multicall fails that entry with -EINVAL
  *    ("reentry is disallowed") and the batch continues.
- *  - iret inside a multicall ends the batch: Xen performs the iret and exits
- *    the multicall with that entry's result. xenkit does not run it (an iret
- *    that rewrites the vCPU's registers mid-batch has no use); the entry
- *    gets -EINVAL and the multicall returns -EINVAL.
+ *  - iret inside a PV multicall ends the batch (pv_do_multicall_call
+ *    returns mc_exit for __HYPERVISOR_iret): Xen performs the iret, which
+ *    loads the frame on the guest stack (EAX included), stores the entry's
+ *    result (compat_iret returns the restored EAX) and makes it the
+ *    multicall's return value, so EAX keeps the frame's value. The entries
+ *    after it never run (XSA-213). A PVH guest has no iret hypercall: the
+ *    entry gets -ENOSYS and the batch continues.
  *  - Otherwise the multicall returns 0 (the entries carry the results).
  *
  * xenkit bounds: Xen preempts a long batch with a continuation; xenkit
@@ -27,6 +30,7 @@
  * Mini-OS a few hundred). A sub-call that stops the domain (shutdown,
  * crash) ends the batch: the vCPU will not run again.
  */
+import { R } from '../../cpu/cpu.js';
 import { XEN_ERRNO } from '../abi/errno.js';
 import { MULTICALL_ENTRY } from '../abi/xen.js';
 import type { Domain } from '../domain.js';
@@ -64,12 +68,16 @@ export function registerMulticall(dom: Domain): void {
         for (let k = 0; k < 6; k++) sub.push(dv.getUint32(MULTICALL_ENTRY.fields.args + k * 4, true));
         let result: number;
         if (op === MULTICALL_NR) result = -EINVAL;
-        else if (op === IRET_NR) result = -EINVAL;
         else result = t.dispatch(dom.type, { nr: op, args: sub, cpl, guest });
-        // No sub-call may leave EAX alone; treat a stray NO_RESULT as a refused call.
+        if (op === IRET_NR && result === NO_RESULT) {
+          // The iret ran: EAX holds the frame's value, the batch is over.
+          // Xen stores the result best effort; a failed write changes nothing.
+          if (dom.stop === null) guest.write32((at + MULTICALL_ENTRY.fields.result) >>> 0, dom.cpu.r32[R.EAX]!);
+          return NO_RESULT;
+        }
+        // No other sub-call may leave EAX alone; treat a stray NO_RESULT as a refused call.
         if (result === NO_RESULT) result = -EINVAL;
         if (!guest.write32((at + MULTICALL_ENTRY.fields.result) >>> 0, result)) return -EFAULT;
-        if (op === IRET_NR) return result;
         if (dom.stop !== null) break;
       }
       return 0;

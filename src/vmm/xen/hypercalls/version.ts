@@ -38,9 +38,16 @@
  * vm_assist(cmd, type) follows do_vm_assist (common/domain.c): the type is
  * checked first against the guest type's valid set (PV32: 4gb_segments,
  * 4gb_segments_notify, writable_pagetables, pae_extended_cr3,
- * architectural_iopl, runstate_update_flag; HVM/PVH: runstate_update_flag
- * only) → -EINVAL; then enable/disable set or clear the bit in
- * dom.vmAssist; any other cmd → -ENOSYS.
+ * runstate_update_flag; HVM/PVH: runstate_update_flag only) → -EINVAL;
+ * then enable/disable set or clear the bit in dom.vmAssist; any other cmd
+ * → -ENOSYS.
+ *
+ * Xen (4.7+) also accepts architectural_iopl for PV32. That assist changes
+ * what the guest may do: the kernel runs at virtual CPL 0, iret and bounce
+ * frames carry a virtual IOPL, and cli/sti/in/out at vCPL <= vIOPL are
+ * emulated instead of faulting. xenkit has no virtual IOPL, so it refuses
+ * the type with -EINVAL, the answer of a Xen that predates it: a guest
+ * that asks learns the assist is absent instead of faulting on cli later.
  */
 import { XEN_ERRNO } from '../abi/errno.js';
 import { nameOf } from '../abi/layout.js';
@@ -68,11 +75,11 @@ export const XENKIT_VERSION_STRINGS = Object.freeze({
   denied: '<denied>',
 });
 
-/** VM assists a PV32 guest may set (Xen's PV32_VM_ASSIST_MASK). */
+/** VM assists a PV32 guest may set: Xen's PV32_VM_ASSIST_MASK minus architectural_iopl (see the header). */
 const PV32_VM_ASSIST_MASK =
   (1 << VMASST_TYPE['4gb_segments']) | (1 << VMASST_TYPE['4gb_segments_notify']) |
   (1 << VMASST_TYPE.writable_pagetables) | (1 << VMASST_TYPE.pae_extended_cr3) |
-  (1 << VMASST_TYPE.architectural_iopl) | (1 << VMASST_TYPE.runstate_update_flag);
+  (1 << VMASST_TYPE.runstate_update_flag);
 /** VM assists an HVM/PVH guest may set (Xen's HVM_VM_ASSIST_MASK). */
 const HVM_VM_ASSIST_MASK = 1 << VMASST_TYPE.runstate_update_flag;
 /** Xen's limit for varbuf replies ("avoid long-running operations"). */

@@ -10,7 +10,14 @@
  *  - `mov r32, %crN`: CR0 may only change TS; CR2 is stored; CR3 is
  *    MMUEXT_NEW_BASEPTR plus a TLB flush and must name one of the
  *    domain's frames; CR4 may not change;
- *  - `mov %drN` both ways (DR4/DR5 alias DR6/DR7);
+ *  - `mov %drN` both ways (DR4/DR5 alias DR6/DR7: a PV guest's CR4.DE is
+ *    always clear here). DR6 and DR7 read back with their fixed bits, as
+ *    Xen's x86emul_read_dr returns v->arch.dr6 / dr7, which start at
+ *    X86_DR6_DEFAULT (0xFFFF0FF0) / X86_DR7_DEFAULT (0x400) and which
+ *    set_debugreg stores through x86_adj_dr6_rsvd / x86_adj_dr7_rsvd. Xen's
+ *    set_debugreg refuses (#GP) a DR7 with GD set, and a DR7 with any L/G
+ *    enable bit and any R/W field naming an I/O breakpoint while CR4.DE is
+ *    clear;
  *  - `clts`, `wbinvd`, `invd`.
  * Everything else (hlt, cli/sti without IOPL, lgdt, in/out without I/O
  * permission, rdmsr/wrmsr) is bounced as #GP, as Xen does for a domU.
@@ -22,8 +29,9 @@
  * Emulated instructions complete here; a false return means "bounce the
  * fault".
  */
-import { CR0_TS, Seg, type Cpu } from '../../cpu/cpu.js';
+import { CR0_TS, CR4_DE, Seg, type Cpu } from '../../cpu/cpu.js';
 import { cpuid } from '../../cpu/families/misc.js';
+import { drImage } from '../../cpu/families/sysregs.js';
 import type { Domain } from '../domain.js';
 import { pageTables } from '../hypercalls/mm.js';
 
@@ -104,15 +112,27 @@ function writeCr(dom: Domain, n: number, v: number): boolean {
   }
 }
 
+/** DR7.GD (general detect): Xen's set_debugreg refuses it. */
+const DR7_GD = 0x2000;
+/** DR7 L0-G3: any of them makes Xen validate the R/W fields. */
+const DR7_ENABLES = 0xff;
+
 function readDr(cpu: Cpu, n: number, r: number): boolean {
   const i = n === 4 ? 6 : n === 5 ? 7 : n;
-  cpu.r32[r] = cpu.dr[i]!;
+  cpu.r32[r] = drImage(i, cpu.dr[i]!);
   return true;
 }
 
 function writeDr(cpu: Cpu, n: number, v: number): boolean {
   const i = n === 4 ? 6 : n === 5 ? 7 : n;
-  cpu.dr[i] = v;
+  if (i === 7) {
+    if ((v & DR7_GD) !== 0) return false;
+    if ((v & DR7_ENABLES) !== 0 && (cpu.cr4 & CR4_DE) === 0) {
+      // R/W = 10b (an I/O breakpoint) in any of the four fields needs CR4.DE.
+      for (let f = 16; f < 32; f += 4) if (((v >>> f) & 3) === 2) return false;
+    }
+  }
+  cpu.dr[i] = drImage(i, v);
   return true;
 }
 

@@ -176,6 +176,29 @@ bool cmdline_has(const char *word)
     return false;
 }
 
+long cmdline_get(const char *key, char *buf, size_t size)
+{
+    size_t n = strlen(key);
+
+    for (const char *p = boot_info.cmdline; *p;) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, key, n) == 0 && p[n] == '=') {
+            size_t len = 0;
+
+            for (p += n + 1; p[len] && p[len] != ' '; len++)
+                if (len + 1 < size)
+                    buf[len] = p[len];
+            if (size)
+                buf[MIN(len, size - 1)] = 0;
+            return (long)len;
+        }
+        while (*p && *p != ' ')
+            p++;
+    }
+    return -1;
+}
+
 void arch_setup(void *info)
 {
     if (xen_pvh)

@@ -8,6 +8,7 @@
 #define MINIOS_SETUP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <xen/xen.h>
 #include <xen/event_channel.h>
@@ -55,6 +56,13 @@ void arch_setup(void *info);
 
 /** Is `word` one of the space-separated words of the command line? */
 bool cmdline_has(const char *word);
+
+/**
+ * The value of the first `key=value` word of the command line, copied to
+ * `buf` (NUL-terminated, cut to `size` - 1 bytes). Returns the value's
+ * full length, or -1 when there is no such word.
+ */
+long cmdline_get(const char *key, char *buf, size_t size);
 
 /** PVH: HVMOP_get_param for this domain; returns 0 or -XEN_Exxx. */
 long hvm_get_param(uint32_t index, uint64_t *value);

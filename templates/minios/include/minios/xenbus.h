@@ -26,7 +26,9 @@
  * anything below it changes, and xenstored sends one at once. Events
  * arrive mixed with replies; the client queues them (WATCH_QUEUE_BYTES;
  * beyond that the oldest are dropped and counted) until
- * xenbus_read_watch() takes them.
+ * xenbus_read_watch() takes them — or, for one watch's events only,
+ * xenbus_read_watch_token(), which the device helpers below use so that
+ * the application's own watches lose nothing while a driver waits.
  */
 #ifndef MINIOS_XENBUS_H
 #define MINIOS_XENBUS_H
@@ -36,6 +38,8 @@
 #include <stdint.h>
 #include <minios/lib.h>
 #include <minios/time.h>
+#include <xen/xen.h>
+#include <xen/io/xenbus.h>
 
 typedef uint32_t xenbus_transaction_t;
 
@@ -44,6 +48,9 @@ typedef uint32_t xenbus_transaction_t;
 
 /** How long a request waits for its reply. */
 #define XENBUS_TIMEOUT_NS SECONDS(10)
+
+/** Room for a path (xenstore allows 3072 bytes; the kernel's own paths are short). */
+#define XENBUS_PATH_MAX 256
 
 /** Bytes of watch events kept until xenbus_read_watch() takes them. */
 #define WATCH_QUEUE_BYTES 4096
@@ -92,8 +99,67 @@ long xenbus_unwatch(const char *path, const char *token);
  */
 long xenbus_read_watch(char *path, size_t path_size, char *token, size_t token_size, uint64_t deadline_ns);
 
+/**
+ * xenbus_read_watch() for the events of one watch: take the oldest event
+ * whose token is `token`, waiting for one until `deadline_ns` (0: no
+ * deadline), and copy its path. Events of other watches stay queued, in
+ * order, for whoever reads them. 0, -XEN_ETIMEDOUT or -XEN_E2BIG.
+ */
+long xenbus_read_watch_token(const char *token, char *path, size_t path_size, uint64_t deadline_ns);
+
+/** Drop every queued event whose token is `token` (after xenbus_unwatch). */
+void xenbus_drop_watch_events(const char *token);
+
 /** Watch events dropped because the queue was full. */
 unsigned long xenbus_watch_events_lost(void);
+
+/*
+ * Split-driver device states (xen/io/xenbus.h, Xen ABI reference §6): a
+ * frontend and its backend each keep theirs in a `state` node of their
+ * directory as a decimal XenbusState.
+ */
+
+/** Read the XenbusState at `path`: 0-8, or -XEN_Exxx (-XEN_EINVAL for something else). */
+long xenbus_read_state(xenbus_transaction_t t, const char *path);
+
+/** Write `state` to `<dir>/state`; 0 or -XEN_Exxx. */
+long xenbus_switch_state(xenbus_transaction_t t, const char *dir, XenbusState state);
+
+/** A set of states for xenbus_wait_state(). */
+#define XENBUS_STATE_BIT(s) (1u << (s))
+
+/**
+ * Wait until the XenbusState at `path` is one of `states` (a mask of
+ * XENBUS_STATE_BIT()s), with a watch on it meanwhile (its own token, so
+ * other watches' events stay queued), or until `deadline_ns` (0: no
+ * deadline). Returns the state reached, -XEN_ETIMEDOUT, or another
+ * -XEN_Exxx. A missing node counts as "not yet".
+ */
+long xenbus_wait_state(const char *path, uint32_t states, uint64_t deadline_ns);
+
+/** Device ids xenbus_device_find() considers per type. */
+#define XENBUS_MAX_DEVICES 16
+
+/** A frontend device as the toolstack set it up (device/<type>/<devid>). */
+struct xenbus_device {
+    /** "device/<type>/<devid>", relative to the domain's home. */
+    char nodename[48];
+    /** The backend's directory ("backend"), an absolute path. */
+    char backend[96];
+    /** The backend's domain ("backend-id"). */
+    domid_t backend_id;
+    unsigned int devid;
+};
+
+/** How many devices of `type` ("vbd", "vif") the domain has: entries under device/<type>. */
+long xenbus_device_count(const char *type);
+
+/**
+ * Device `index` of `type`, counting in ascending device id: its
+ * directory, backend and backend domain. 0, -XEN_ENODEV when there is no
+ * such device, or -XEN_Exxx.
+ */
+long xenbus_device_find(const char *type, unsigned int index, struct xenbus_device *dev);
 
 /** Start a transaction. */
 long xenbus_transaction_start(xenbus_transaction_t *t);
