@@ -85,6 +85,10 @@ function readKernelFile(file: string): Uint8Array {
 export async function debugRunCommand(file: string, opts: RunOptions, host: RunHost, deps: DebugRunDeps = {}): Promise<number> {
   // Option combinations first: one line, status 2.
   if (opts.gdbWait === true && opts.gdb === undefined) throw new CliError('--gdb-wait needs --gdb [HOST:]PORT (where gdb connects)');
+  // Devices hold host resources (image locks, sockets) that a reboot would have to hand over; not done yet.
+  if ((opts.disk?.length ?? 0) + (opts.net?.length ?? 0) > 0) {
+    throw new CliError('--disk and --net cannot be combined with --gdb or --watch yet; run without them (docs/devices.md)');
+  }
   if (opts.watch !== true) {
     if (opts.build !== undefined) throw new CliError('--build is for watch mode: add --watch');
     if (opts.watchPath !== undefined && opts.watchPath.length > 0) throw new CliError('--watch-path is for watch mode: add --watch');

@@ -23,6 +23,10 @@ export interface RunOptions {
   watch?: boolean;
   /** `--build CMD`: the watch mode's build command (default `make` in the project directory). */
   build?: string;
+  /** `--disk PATH[,ro][,vdev=xvdb]`, repeatable: paravirtual disks (devices.ts). */
+  disk?: string[];
+  /** `--net SPEC`, repeatable: paravirtual NICs (devices.ts). */
+  net?: string[];
   /** `--watch-path GLOB`, repeatable: what watch mode watches (default the project directory). */
   watchPath?: string[];
 }
@@ -105,6 +109,8 @@ export function buildProgram(h: ProgramHooks): { program: Command; result: { sta
       .choices(['hypercalls']))
     .option('--deterministic', 'guest time follows the instruction count (1 ns each, idle time skipped) instead of the host clock: the same kernel and input give the same output on every run')
     .option('--console <where>', 'the guest console: "stdio" (stdout and stdin; on a terminal, raw mode with Ctrl-] to quit), "file:PATH" (output to PATH) or "tcp:PORT" (a server on 127.0.0.1:PORT)', 'stdio')
+    .option('--disk <spec>', 'a paravirtual disk, repeatable: PATH[,ro][,vdev=xvdb] (a raw image; see docs/devices.md)', collect)
+    .option('--net <spec>', 'a paravirtual NIC, repeatable: switch:NAME or vxlan:REMOTE[:PORT],vni=N[,local=ADDR[:PORT]], each with [,mac=MAC][,pcap=PATH] (see docs/devices.md)', collect)
     .option('--gdb <[host:]port>', 'serve gdb\'s remote protocol on this TCP port (on 127.0.0.1 unless a host is named); see docs/gdb.md')
     .option('--gdb-wait', 'with --gdb: stop before the first guest instruction until gdb continues')
     .option('--watch', 'rebuild the kernel when a source changes and reboot the guest into it (gdb stays attached)')
@@ -124,6 +130,8 @@ export function buildProgram(h: ProgramHooks): { program: Command; result: { sta
     .addOption(new Option('-t, --trace <what>', 'trace to stderr (as for run)').choices(['hypercalls']))
     .option('--deterministic', 'guest time from the instruction count (as for run)')
     .option('--console <where>', 'the guest console: stdio, file:PATH or tcp:PORT (as for run)', 'stdio')
+    .option('--disk <spec>', 'a paravirtual disk, repeatable: PATH[,ro][,vdev=xvdb] (a raw image; see docs/devices.md)', collect)
+    .option('--net <spec>', 'a paravirtual NIC, repeatable: switch:NAME or vxlan:REMOTE[:PORT],vni=N[,local=ADDR[:PORT]], each with [,mac=MAC][,pcap=PATH] (see docs/devices.md)', collect)
     .option('--gdb <[host:]port>', 'serve gdb\'s remote protocol on this TCP port (as for run)')
     .option('--gdb-wait', 'with --gdb: stop before the first guest instruction until gdb continues')
     .option('--watch', 'rebuild the demo kernel (make in templates/minios) on changes and reboot into it')

@@ -152,12 +152,17 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
   const memory = parseSize(opts.memory, '--memory', { min: MIN_MEMORY, max: MAX_MEMORY });
   const consoleSpec = parseConsoleSpec(opts.console ?? 'stdio');
   const kernel = inspectKernel(readKernel(file), file);
+  const wantDevices = (opts.disk?.length ?? 0) + (opts.net?.length ?? 0) > 0;
+  const devices = wantDevices
+    ? await (await import('./devices.js')).openDevices(opts, file, (m) => { host.stderr.write(`xenkit: ${m}\n`); })
+    : null;
   const out = new OrderedOutput(host.stdout, host.stderr);
   const palette: Palette = wantColour(host.stderr, host.env) ? ANSI : PLAIN;
   const clock = opts.deterministic === true ? undefined : host.clock ?? hostClock();
   const machine = new Machine({
     kernel, memory, cmdline: opts.cmdline, console: { write: (b) => consoleHost.write(b) }, ...(clock !== undefined ? { clock } : {}),
   });
+  devices?.attach(machine);
   const exceptions = recordExceptions(machine.cpu);
   const symbols = kernel.symbols;
   // A hook, even a silent one, makes the machine decode each call's arguments for the crash report's log.
@@ -195,6 +200,7 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
   try {
     exit = await runLoop(machine, out, loopHost);
   } catch (e) {
+    machine.close();
     await consoleHost.close();
     out.flush();
     const status = reportInternalError(e, (s) => out.stderr(s), host.env);
@@ -208,6 +214,7 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
     return status;
   }
   out.flush();
+  machine.close(); // disks flushed and unlocked, sockets and capture files closed
   await consoleHost.close(); // the terminal back to normal before any report
 
   const status = exit === 'interrupted' ? EXIT.INTERRUPTED : statusForExit(exit);

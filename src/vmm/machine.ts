@@ -76,6 +76,12 @@ import {
 } from './xen/time.js';
 import { runstateInfo } from './xen/hypercalls/vcpu.js';
 import { ConsoleBackend, ConsoleMux } from './devices/console.js';
+import { Blkback, addBlockDevice } from './devices/block/blkback.js';
+import type { DiskConfig } from './devices/block/config.js';
+import type { BlockHost } from './devices/block/disk.js';
+import { Netback, addNetDevice } from './devices/net/netback.js';
+import type { NetConfig, NetPort } from './devices/net/index.js';
+import { eventBinderOf, grantAccessOf, ringMapperOf } from './devices/ring.js';
 import { XenstoreRing, XenstoreServer, buildDom0Tree, buildDomainTree } from './devices/xenstore/index.js';
 
 /** Default guest memory: 64 MiB. */
@@ -135,7 +141,13 @@ export type StepResult = MachineExit | MachineIdle | null;
 
 /** A device backend the machine services at every check point, after every hypercall and when it stops. */
 export interface Backend {
-  poll(): void;
+  /** Do the work queued for the device; true when a budget ran out and it should run again soon. */
+  poll(): void | boolean;
+}
+
+/** A backend the machine owns: closed (flushed, released) when the machine is. */
+interface OwnedDevice extends Backend {
+  close(): void;
 }
 
 export class Machine {
@@ -171,6 +183,9 @@ export class Machine {
    */
   lastCpuExit: Exit = Exit.BUDGET;
   private readonly backends: Backend[] = [];
+  private readonly devices: OwnedDevice[] = [];
+  /** A backend had more work than its budget at the last poll: don't sleep yet. */
+  private devicesBusy = false;
   /** A check point is due before the next instruction. */
   private checkDue = true;
   private inStep = false;
@@ -416,7 +431,62 @@ export class Machine {
   pollDevices(): void {
     this.serviceConsole();
     this.serviceStore();
-    for (const b of this.backends) b.poll();
+    for (const b of this.backends) if (b.poll() === true) this.devicesBusy = true;
+  }
+
+  /**
+   * A host-side device event (a frame from a socket): run a check point
+   * soon, so the backend moves it into the guest's ring and notifies; wake
+   * an idle caller.
+   */
+  deviceEvent(): void {
+    this.checkDue = true;
+    if (!this.inStep) this.onWake?.();
+  }
+
+  /**
+   * Add a paravirtual disk (`--disk`): the toolstack's xenstore entries, then
+   * a block backend over `host` (an image file in the CLI) that walks the
+   * xenbus handshake with the guest's blkfront. Call before the first step.
+   */
+  addDisk(d: DiskConfig, host: BlockHost, log?: (msg: string) => void): Blkback {
+    const { backend } = addBlockDevice(this.xenstore, this.domain.domid, d);
+    const blk = new Blkback({
+      server: this.xenstore, backendPath: backend, host,
+      grants: grantAccessOf(this.domain.grants), rings: ringMapperOf(this.domain.grants),
+      events: eventBinderOf(this.domain.events), ...(log !== undefined ? { log } : {}),
+    });
+    blk.start();
+    this.addBackend(blk);
+    this.devices.push(blk);
+    return blk;
+  }
+
+  /**
+   * Add a paravirtual NIC (`--net`) connected to `port` (a switch port or a
+   * VXLAN tunnel). Only VXLAN ports can receive frames while the guest
+   * sleeps (a lone guest's switch port never does), so only they count as
+   * asynchronous event sources. Call before the first step.
+   */
+  addNic(c: NetConfig, port: NetPort, log?: (msg: string) => void): Netback {
+    const { backend } = addNetDevice(this.xenstore, this.domain.domid, c);
+    const nb = new Netback({
+      server: this.xenstore, backendPath: backend, port,
+      grants: grantAccessOf(this.domain.grants), rings: ringMapperOf(this.domain.grants),
+      events: eventBinderOf(this.domain.events), onWork: () => this.deviceEvent(), ...(log !== undefined ? { log } : {}),
+    });
+    nb.start();
+    this.addBackend(nb);
+    this.devices.push(nb);
+    if (c.backend.kind === 'vxlan') this.asyncEventSources++;
+    return nb;
+  }
+
+  /** Close the devices: disks flushed and unlocked, sockets and capture files closed. Idempotent. */
+  close(): void {
+    for (const d of this.devices.splice(0)) {
+      try { d.close(); } catch { /* closing one device must not keep the others open */ }
+    }
   }
 
   /** xenconsoled: copy out the console ring, move queued host input into in[]; tell the guest when either changed. */
@@ -479,6 +549,12 @@ export class Machine {
   /** The sleeping vCPU: skip time (deterministic), ask the caller to wait (host clock), or end the run. */
   private idle(): MachineIdle | null {
     const dom = this.domain, time = dom.time;
+    if (this.devicesBusy) {
+      // A backend still has queued work: poll again before sleeping.
+      this.devicesBusy = false;
+      this.checkDue = true;
+      return time.deterministic ? null : { kind: 'idle', untilNs: time.nowNs(), waitNs: 0n };
+    }
     const deadline = nextDeadline(dom, true);
     if (deadline === null && this.asyncEventSources === 0) {
       const s = dom.sleep!;

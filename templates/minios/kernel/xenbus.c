@@ -711,6 +711,74 @@ long xenbus_device_find(const char *type, unsigned int index, struct xenbus_devi
     return 0;
 }
 
+long xenbus_backend_wait(const struct xenbus_device *dev, uint32_t states, uint64_t deadline_ns)
+{
+    char path[XENBUS_PATH_MAX];
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/state", dev->backend) >= sizeof(path))
+        return -XEN_E2BIG;
+    return xenbus_wait_state(path, states, deadline_ns);
+}
+
+long xenbus_frontend_prepare(const struct xenbus_device *dev, uint64_t deadline_ns)
+{
+    char path[XENBUS_PATH_MAX];
+    uint32_t ready = XENBUS_STATE_BIT(XenbusStateInitWait);
+    long state;
+
+    snprintf(path, sizeof(path), "%s/state", dev->nodename);
+    state = xenbus_read_state(XBT_NIL, path);
+    if (state == XenbusStateInitialising) {
+        /* A fresh device: a backend that skipped InitWait will do too. */
+        ready |= XENBUS_STATE_BIT(XenbusStateInitialised) | XENBUS_STATE_BIT(XenbusStateConnected);
+    } else {
+        /* Left over by an earlier session: start over (until it sees this, the backend may say Connected). */
+        long rc = xenbus_switch_state(XBT_NIL, dev->nodename, XenbusStateInitialising);
+
+        if (rc)
+            return rc;
+    }
+    return xenbus_backend_wait(dev, ready, deadline_ns);
+}
+
+void xenbus_frontend_print_error(const struct xenbus_device *dev, const char *who)
+{
+    char path[XENBUS_PATH_MAX], why[128];
+
+    snprintf(path, sizeof(path), "%s/error", dev->backend);
+    if (xenbus_read(XBT_NIL, path, why, sizeof(why)) > 0)
+        printf("%s: %s: the backend says: %s\n", who, dev->nodename, why);
+}
+
+long xenbus_frontend_close(const struct xenbus_device *dev, uint64_t deadline_ns)
+{
+    long rc, state;
+
+    rc = xenbus_switch_state(XBT_NIL, dev->nodename, XenbusStateClosing);
+    state = xenbus_backend_wait(dev, XENBUS_STATE_BIT(XenbusStateClosing) | XENBUS_STATE_BIT(XenbusStateClosed),
+                                deadline_ns);
+    if (state < 0 && !rc)
+        rc = state;
+    state = xenbus_switch_state(XBT_NIL, dev->nodename, XenbusStateClosed);
+    if (state < 0 && !rc)
+        rc = state;
+    state = xenbus_backend_wait(dev, XENBUS_STATE_BIT(XenbusStateClosed), deadline_ns);
+    if (state < 0 && !rc)
+        rc = state;
+    return rc;
+}
+
+void xenbus_frontend_reset(const struct xenbus_device *dev, const char *const keys[], unsigned int nr_keys)
+{
+    char path[XENBUS_PATH_MAX];
+
+    for (unsigned int k = 0; k < nr_keys; k++) {
+        snprintf(path, sizeof(path), "%s/%s", dev->nodename, keys[k]);
+        xenbus_rm(XBT_NIL, path);
+    }
+    xenbus_switch_state(XBT_NIL, dev->nodename, XenbusStateInitialising);
+}
+
 long xenbus_transaction_start(xenbus_transaction_t *t)
 {
     const char *parts[] = { "" };

@@ -29,7 +29,8 @@
  *    → -EBUSY.
  *  - bind_pirq: xenkit has no physical IRQs → -EPERM (Xen's answer to a PV
  *    domU without IRQ access).
- *  - init_control and expand_array (the FIFO ABI) → -ENOSYS, so guests keep
+ *  - init_control and expand_array (the FIFO ABI) → -EOPNOTSUPP, what a Xen
+ *    built without FIFO event channels answers, so guests keep
  *    the 2-level ABI; set_priority: a bad port → -EINVAL, else -ENOSYS (the
  *    2-level ABI has no priorities).
  *  - Unknown commands → -ENOSYS.
@@ -192,9 +193,9 @@ function evtchnOp(dom: Domain, guest: GuestAccess, cmd: number, arg: number): nu
       return cmd === EVTCHNOP.reset ? ev.reset() : -EBUSY;
     }
     case EVTCHNOP.init_control:
-      return guest.read(arg, EVTCHN_INIT_CONTROL.size) === null ? -EFAULT : -ENOSYS;
+      return guest.read(arg, EVTCHN_INIT_CONTROL.size) === null ? -EFAULT : -XEN_ERRNO.EOPNOTSUPP;
     case EVTCHNOP.expand_array:
-      return guest.read(arg, EVTCHN_EXPAND_ARRAY.size) === null ? -EFAULT : -ENOSYS;
+      return guest.read(arg, EVTCHN_EXPAND_ARRAY.size) === null ? -EFAULT : -XEN_ERRNO.EOPNOTSUPP;
     case EVTCHNOP.set_priority: {
       const b = guest.read(arg, EVTCHN_SET_PRIORITY.size);
       if (b === null) return -EFAULT;

@@ -161,6 +161,45 @@ long xenbus_device_count(const char *type);
  */
 long xenbus_device_find(const char *type, unsigned int index, struct xenbus_device *dev);
 
+/*
+ * The frontend's side of the handshake (Xen ABI reference §6), shared by
+ * kernel/blkfront.c and kernel/netfront.c:
+ *
+ *     xenbus_device_find("vbd", 0, &d);
+ *     xenbus_frontend_prepare(&d, deadline);     // backend in InitWait
+ *     ... grant the ring, evtchn_alloc_unbound(d.backend_id, ...) ...
+ *     ... one transaction: ring keys + xenbus_switch_state(t, d.nodename, XenbusStateConnected) ...
+ *     xenbus_backend_wait(&d, XENBUS_STATE_BIT(XenbusStateConnected) | ..., deadline);
+ *     ... read the backend's properties, use the device ...
+ *     xenbus_frontend_close(&d, deadline);       // Closing, Closed
+ *     ... revoke grants, close the port ...
+ *     xenbus_frontend_reset(&d, keys, n);        // ring keys gone, Initialising
+ */
+
+/** xenbus_wait_state() on `<backend>/state`. */
+long xenbus_backend_wait(const struct xenbus_device *dev, uint32_t states, uint64_t deadline_ns);
+
+/**
+ * Get ready to connect: a frontend left in another state than
+ * Initialising by an earlier session goes back to Initialising; then wait
+ * until the backend is in InitWait (for a fresh frontend, Initialised or
+ * Connected do too). Returns the backend's state or -XEN_Exxx.
+ */
+long xenbus_frontend_prepare(const struct xenbus_device *dev, uint64_t deadline_ns);
+
+/** Print the backend's `error` node, if it wrote one, as "<who>: <nodename>: the backend says: ...". */
+void xenbus_frontend_print_error(const struct xenbus_device *dev, const char *who);
+
+/**
+ * Disconnect: state Closing, wait until the backend is Closing or Closed,
+ * state Closed, wait until the backend is Closed. 0 or the first
+ * -XEN_Exxx (every step is tried anyway).
+ */
+long xenbus_frontend_close(const struct xenbus_device *dev, uint64_t deadline_ns);
+
+/** Remove the frontend's `keys` (ring-ref, ...) and go back to Initialising, ready for another connection. */
+void xenbus_frontend_reset(const struct xenbus_device *dev, const char *const keys[], unsigned int nr_keys);
+
 /** Start a transaction. */
 long xenbus_transaction_start(xenbus_transaction_t *t);
 
