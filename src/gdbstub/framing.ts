@@ -182,17 +182,25 @@ export interface EncodeOptions {
  * (6 and 7 extra repeats) are avoided, as the spec asks. Strings are
  * binary strings (one char per byte).
  */
+/** A string's characters as bytes (low 8 bits each), natively when Buffer exists. */
+function latin1Bytes(s: string): Uint8Array {
+  if (typeof Buffer !== 'undefined') return Buffer.from(s, 'latin1');
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i) & 0xff;
+  return b;
+}
+
 export function encodePacket(payload: Uint8Array | string, opts: EncodeOptions = {}): Uint8Array {
   const rle = opts.rle ?? true;
-  const n = payload.length;
-  const at = typeof payload === 'string' ? (i: number) => payload.charCodeAt(i) & 0xff : (i: number) => payload[i]!;
+  const bytes = typeof payload === 'string' ? latin1Bytes(payload) : payload;
+  const n = bytes.length;
   // Worst case: every byte escaped, plus `$`, `#` and two digits.
   const out = new Uint8Array(2 * n + 4);
   let o = 0;
   out[o++] = DOLLAR;
   let i = 0;
   while (i < n) {
-    const c = at(i);
+    const c = bytes[i]!;
     if (mustEscape(c)) {
       out[o++] = ESCAPE;
       out[o++] = c ^ 0x20;
@@ -200,7 +208,7 @@ export function encodePacket(payload: Uint8Array | string, opts: EncodeOptions =
       continue;
     }
     let run = 1;
-    if (rle) while (i + run < n && at(i + run) === c) run++;
+    if (rle) while (i + run < n && bytes[i + run] === c) run++;
     i += run;
     while (run > 0) {
       out[o++] = c;

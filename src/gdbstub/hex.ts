@@ -35,6 +35,8 @@ export function hexToBytes(s: string): Uint8Array | null {
 
 /** Lowercase hex digits of some bytes. */
 export function bytesToHex(b: Uint8Array): string {
+  // Node's native hex encoder when there is one (the stub's hot path: `m` replies).
+  if (typeof Buffer !== 'undefined') return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
   let s = '';
   for (let i = 0; i < b.length; i++) {
     const v = b[i]!;
