@@ -20,7 +20,12 @@
  *     change below the watched path, in order, also when several changes
  *     happen before the events are read (they arrive between replies and
  *     are queued); none after unwatch.
- *  6. Transactions: a write inside one is invisible outside until the
+ *  6. The helpers of device drivers: xenbus_read_watch_token takes one
+ *     watch's events and leaves another's queued, in order;
+ *     xenbus_wait_state returns a state that holds, times out on one that
+ *     never comes (and leaves no events behind); xenbus_switch_state and
+ *     xenbus_read_state; no devices under device/.
+ *  7. Transactions: a write inside one is invisible outside until the
  *     commit; an aborted one leaves nothing; a transaction whose read was
  *     overwritten from outside fails with -EAGAIN, and the usual retry
  *     loop then succeeds.
@@ -227,6 +232,56 @@ static void test_watch(unsigned long domid)
     test_check(xenbus_watch_events_lost() == 0, "%lu watch events were lost", xenbus_watch_events_lost());
 }
 
+/*
+ * The helpers device drivers use: one watch's events taken while another
+ * watch's stay queued, in order; waiting for a XenbusState; the devices
+ * under device/ (none: this domain has no disks or vifs).
+ */
+static void test_driver_helpers(void)
+{
+    struct xenbus_device dev;
+    char path[128];
+    long rc;
+
+    xenbus_watch("data/m", "mine");
+    xenbus_watch("data/o", "other");
+    xenbus_write(XBT_NIL, "data/o/1", "x");
+    xenbus_write(XBT_NIL, "data/m/1", "x");
+    xenbus_write(XBT_NIL, "data/o/2", "x");
+    /* Queued now: data/m, data/o (the initial events), data/o/1, data/m/1, data/o/2. */
+    rc = xenbus_read_watch_token("mine", path, sizeof(path), monotonic_clock() + SECONDS(1));
+    test_check(rc == 0 && strcmp(path, "data/m") == 0, "first event of \"mine\": %ld %s", rc, rc ? "" : path);
+    rc = xenbus_read_watch_token("mine", path, sizeof(path), monotonic_clock() + SECONDS(1));
+    test_check(rc == 0 && strcmp(path, "data/m/1") == 0, "second event of \"mine\": %ld %s", rc, rc ? "" : path);
+    rc = xenbus_read_watch_token("mine", path, sizeof(path), monotonic_clock() + MILLISECS(50));
+    test_check(rc == -XEN_ETIMEDOUT, "a third event of \"mine\": %ld", rc);
+    xenbus_unwatch("data/m", "mine");
+    /* The other watch's events are all there, in order. */
+    expect_event("data/o", "other");
+    expect_event("data/o/1", "other");
+    expect_event("data/o/2", "other");
+    xenbus_unwatch("data/o", "other");
+
+    /* States: reached at once, reached later (the watch), never (the deadline); not a state. */
+    xenbus_write(XBT_NIL, "data/dev/state", "2");
+    rc = xenbus_wait_state("data/dev/state", XENBUS_STATE_BIT(XenbusStateInitWait), monotonic_clock() + SECONDS(1));
+    test_check(rc == XenbusStateInitWait, "waiting for a state that holds: %ld", rc);
+    rc = xenbus_switch_state(XBT_NIL, "data/dev", XenbusStateConnected);
+    test_check(rc == 0 && xenbus_read_state(XBT_NIL, "data/dev/state") == XenbusStateConnected,
+               "xenbus_switch_state: %ld", rc);
+    rc = xenbus_wait_state("data/dev/state", XENBUS_STATE_BIT(XenbusStateClosed), monotonic_clock() + MILLISECS(50));
+    test_check(rc == -XEN_ETIMEDOUT, "waiting for a state that never comes: %ld", rc);
+    xenbus_write(XBT_NIL, "data/dev/state", "nine");
+    test_check(xenbus_read_state(XBT_NIL, "data/dev/state") == -XEN_EINVAL, "\"nine\" read as a state");
+    xenbus_rm(XBT_NIL, "data/dev");
+    test_check(xenbus_read_watch(path, sizeof(path), buf, 32, monotonic_clock() + MILLISECS(20)) == -XEN_ETIMEDOUT,
+               "events of the helpers' own watches were left queued");
+
+    test_check(xenbus_device_count("vbd") == 0, "device/vbd has entries");
+    rc = xenbus_device_find("vif", 0, &dev);
+    test_check(rc == -XEN_ENODEV, "xenbus_device_find of a missing vif: %ld", rc);
+}
+
 static void test_transactions(void)
 {
     xenbus_transaction_t t, t2;
@@ -291,6 +346,7 @@ void app_main(void)
     test_errors();
     test_big();
     test_watch(domid);
+    test_driver_helpers();
     test_transactions();
     xenbus_rm(XBT_NIL, "data/greeting");
     test_report();

@@ -10,9 +10,11 @@
  *
  * Then the services of the kernel: the domain's own xenstore tree
  * (/local/domain/<domid>, as `xenstore-ls` would print it, bounded to
- * TREE_MAX_DEPTH levels and TREE_MAX_NODES nodes), the wall clock, three
- * timer ticks TICK_MS apart with the uptime, and an echo of console input
- * lines. The echo ends at "quit", at Ctrl-D (end of input), or after
+ * TREE_MAX_DEPTH levels and TREE_MAX_NODES nodes), how many disks and
+ * vifs it has if it has any (app/blkdemo.c and app/netdemo.c use them;
+ * this demo only counts them, so it never waits for a backend), the wall
+ * clock, three timer ticks TICK_MS apart with the uptime, and an echo of
+ * console input lines. The echo ends at "quit", at Ctrl-D (end of input), or after
  * ECHO_IDLE_S seconds without a line — so a run with nobody typing, like
  * `npm start` in CI, finishes on its own; `noecho` on the command line
  * skips it. Returning from app_main powers the domain off.
@@ -22,10 +24,12 @@
  */
 #include <minios/app.h>
 #include <minios/arch.h>
+#include <minios/blkfront.h>
 #include <minios/console.h>
 #include <minios/events.h>
 #include <minios/hypercall.h>
 #include <minios/lib.h>
+#include <minios/netfront.h>
 #include <minios/setup.h>
 #include <minios/time.h>
 #include <minios/xenbus.h>
@@ -239,6 +243,18 @@ static void show_xenstore(void)
     show_node(tree_path, 0);
 }
 
+/* ---- Devices ---- */
+
+/* Only counted (nothing waits for a backend): the demos in app/ use them. */
+static void show_devices(void)
+{
+    unsigned int disks = blk_count(), vifs = net_count();
+
+    if (disks || vifs)
+        printf("devices: %u disk%s, %u vif%s (make APP=app/blkdemo.c / APP=app/netdemo.c to use them)\n", disks,
+               disks == 1 ? "" : "s", vifs, vifs == 1 ? "" : "s");
+}
+
 /* ---- Time ---- */
 
 static void show_time(void)
@@ -308,6 +324,7 @@ void app_main(void)
     demo();
 
     show_xenstore();
+    show_devices();
     show_time();
     echo_input();
 }

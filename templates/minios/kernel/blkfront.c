@@ -23,9 +23,11 @@
  *     mode, feature-flush-cache, feature-barrier, feature-discard.
  * Disconnecting (blk_close): state Closing, wait for the backend to leave
  * Connected, state Closed, wait for it to be Closed; revoke the ring
- * grant, close the port, remove the ring keys and return to Initialising
- * (as Mini-OS does after its teardown), so that the disk can be opened
- * again and the backend starts a fresh handshake.
+ * grant, close the port and remove the ring keys. The device stays
+ * Closed; opening it again starts at step 1, whose return to
+ * Initialising gives a fresh handshake (Mini-OS returns to Initialising
+ * at once, after its teardown: the same thing, earlier).
+ * The shared steps are xenbus_frontend_*() in kernel/xenbus.c.
  *
  * Requests. A READ or WRITE names up to 11 segments, each a granted page
  * and an inclusive range of 512-byte sectors in it (first_sect..last_sect,
@@ -226,7 +228,31 @@ static long wait_responses(struct blk_dev *dev, uint64_t deadline)
     }
 }
 
-/* A free request slot (the ring has room when this is called). */
+/* Collect the status of slot `id` and free it: 0 or -XEN_Exxx. */
+static int put_slot(struct blk_dev *dev, unsigned int id)
+{
+    struct blk_slot *s = &dev->slots[id];
+    int rc = blk_status(s->status);
+
+    s->busy = false;
+    dev->inflight--;
+    return rc;
+}
+
+/* Free the slots whose response arrived; keeps the first error in *err. */
+static void reap(struct blk_dev *dev, long *err)
+{
+    for (unsigned int i = 0; i < RING_SLOTS; i++) {
+        if (dev->slots[i].busy && dev->slots[i].done) {
+            int st = put_slot(dev, i);
+
+            if (st && !*err)
+                *err = st;
+        }
+    }
+}
+
+/* A free request slot (called when the ring has room and a slot is free). */
 static unsigned int get_slot(struct blk_dev *dev)
 {
     for (unsigned int i = 0; i < RING_SLOTS; i++) {
@@ -237,17 +263,6 @@ static unsigned int get_slot(struct blk_dev *dev)
         }
     }
     panic("blkfront: ring has room but every slot is busy");
-}
-
-/* Collect the status of slot `id` and free it: 0 or -XEN_Exxx. */
-static int put_slot(struct blk_dev *dev, unsigned int id)
-{
-    struct blk_slot *s = &dev->slots[id];
-    int rc = blk_status(s->status);
-
-    s->busy = false;
-    dev->inflight--;
-    return rc;
 }
 
 static void push(struct blk_dev *dev)
@@ -262,16 +277,9 @@ static long drain(struct blk_dev *dev, uint64_t deadline)
     long err = 0;
 
     while (dev->inflight) {
-        long rc = 0;
+        long rc;
 
-        for (unsigned int i = 0; i < RING_SLOTS; i++) {
-            if (dev->slots[i].busy && dev->slots[i].done) {
-                int st = put_slot(dev, i);
-
-                if (st && !err)
-                    err = st;
-            }
-        }
+        reap(dev, &err);
         if (!dev->inflight)
             break;
         if (dev->broken)
@@ -298,7 +306,9 @@ static long rw_direct(struct blk_dev *dev, uint8_t op, uint64_t sector, uint32_t
         unsigned int id, nseg = 0;
         uint64_t start = sector;
 
-        while (blkif_front_free(&dev->ring) == 0 || gnttab_free_count() < BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+        /* Room for one more request: a ring slot, an id, and grants for 11 pages. */
+        while (blkif_front_free(&dev->ring) == 0 || dev->inflight == RING_SLOTS ||
+               gnttab_free_count() < BLKIF_MAX_SEGMENTS_PER_REQUEST) {
             long rc;
 
             push(dev);
@@ -307,15 +317,7 @@ static long rw_direct(struct blk_dev *dev, uint8_t op, uint64_t sector, uint32_t
                 err = rc;
                 break;
             }
-            /* Free the slots that are done; keep the first error. */
-            for (unsigned int i = 0; i < RING_SLOTS; i++) {
-                if (dev->slots[i].busy && dev->slots[i].done) {
-                    int st = put_slot(dev, i);
-
-                    if (st && !err)
-                        err = st;
-                }
-            }
+            reap(dev, &err);
             if (err)
                 break;
         }
@@ -374,8 +376,11 @@ static long simple_request(struct blk_dev *dev, uint8_t op, uint64_t sector, uin
     long rc = 0;
     unsigned int id;
 
-    while (blkif_front_free(&dev->ring) == 0 && rc == 0)
+    while ((blkif_front_free(&dev->ring) == 0 || dev->inflight == RING_SLOTS) && rc == 0) {
         rc = wait_responses(dev, deadline);
+        if (rc == 0)
+            reap(dev, &rc);
+    }
     if (rc == 0) {
         id = get_slot(dev);
         if (op == BLKIF_OP_DISCARD) {
@@ -666,7 +671,7 @@ long blk_open(unsigned int index, struct blk_dev **devp)
 
 fail:
     release(dev);
-    xenbus_frontend_reset(&xd, ring_keys, ARRAY_SIZE(ring_keys));
+    xenbus_frontend_remove_keys(&xd, ring_keys, ARRAY_SIZE(ring_keys));
     return rc;
 }
 
@@ -687,6 +692,6 @@ long blk_close(struct blk_dev *dev)
     if (rc)
         printf("blkfront: %s: the backend did not close (%ld)\n", dev->info.nodename, rc);
     release(dev);
-    xenbus_frontend_reset(&dev->xd, ring_keys, ARRAY_SIZE(ring_keys));
+    xenbus_frontend_remove_keys(&dev->xd, ring_keys, ARRAY_SIZE(ring_keys));
     return rc;
 }

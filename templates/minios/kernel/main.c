@@ -12,8 +12,11 @@
  * (app/demo.c unless the Makefile was given another APP), and
  * SCHEDOP_shutdown(SHUTDOWN_poweroff) follows when it returns.
  *
- * New subsystems (the frontends blkfront.c, netfront.c, ...) get their
- * init call at the end of that list: they may use everything before them.
+ * New subsystems that need set-up get their init call at the end of that
+ * list: they may use everything before them, but must not wait for an
+ * event there. The device frontends (blkfront.c, netfront.c) need none:
+ * they connect when the application opens a device (blk_open, net_open),
+ * so a kernel with no devices never waits for a backend.
  */
 #include <minios/app.h>
 #include <minios/console.h>

@@ -1,7 +1,7 @@
 /*
- * A xenstore client over the store ring (Xen ABI reference §5.3, Xen's
- * docs/misc/xenstore.txt and xenstore-ring.txt; include/minios/xenbus.h
- * for the interface).
+ * A xenstore client over the store ring (Xen ABI reference §5.3, §6,
+ * Xen's docs/misc/xenstore.txt and xenstore-ring.txt;
+ * include/minios/xenbus.h for the interface).
  *
  * The ring. The store page (struct xenstore_domain_interface) holds two
  * 1024-byte byte streams: req[] (ours -> xenstored; we own req_prod) and
@@ -29,6 +29,17 @@
  * has to exist — wake us; events are enabled only while asleep, so a
  * notification that lands between the check and the sleep still wakes
  * it. Every wait has a deadline (XENBUS_TIMEOUT_NS).
+ *
+ * One watch's events. xenbus_read_watch_token() takes the oldest queued
+ * event with a given token and closes the gap it leaves in the queue, so
+ * a driver waiting on its own watch (xenbus_wait_state, with a fresh
+ * token per wait) never eats the application's events.
+ *
+ * Devices (Xen ABI reference §6). xenbus_device_find() lists
+ * device/<type>, sorts the ids, and reads the chosen device's `backend`
+ * and `backend-id`; xenbus_frontend_prepare / _close / _remove_keys are
+ * the frontend's side of the state handshake that blkfront.c and
+ * netfront.c share (include/minios/xenbus.h shows the order).
  *
  * Errors. An XS_ERROR reply names an errno ("ENOENT"); xsd_errors in
  * xen/io/xs_wire.h turns it into -XEN_ENOENT (an unknown name: -XEN_EIO).
@@ -768,7 +779,7 @@ long xenbus_frontend_close(const struct xenbus_device *dev, uint64_t deadline_ns
     return rc;
 }
 
-void xenbus_frontend_reset(const struct xenbus_device *dev, const char *const keys[], unsigned int nr_keys)
+void xenbus_frontend_remove_keys(const struct xenbus_device *dev, const char *const keys[], unsigned int nr_keys)
 {
     char path[XENBUS_PATH_MAX];
 
@@ -776,7 +787,6 @@ void xenbus_frontend_reset(const struct xenbus_device *dev, const char *const ke
         snprintf(path, sizeof(path), "%s/%s", dev->nodename, keys[k]);
         xenbus_rm(XBT_NIL, path);
     }
-    xenbus_switch_state(XBT_NIL, dev->nodename, XenbusStateInitialising);
 }
 
 long xenbus_transaction_start(xenbus_transaction_t *t)

@@ -116,11 +116,10 @@ long blk_discard(struct blk_dev *dev, uint64_t sector, uint64_t count);
 
 /**
  * Disconnect: state Closing, wait for the backend to close, state Closed,
- * revoke the ring grant and close the event channel; then the frontend
- * goes back to Initialising, so that the disk can be opened again. The
- * handle is invalid afterwards. 0, or -XEN_Exxx when the backend did not
- * follow (the resources are released anyway, except a ring grant the
- * backend still maps).
+ * revoke the ring grant, close the event channel, remove the ring keys.
+ * The handle is invalid afterwards; blk_open() may connect the disk
+ * again. 0, or -XEN_Exxx when the backend did not follow (the resources
+ * are released anyway, except a ring grant the backend still maps).
  */
 long blk_close(struct blk_dev *dev);
 

@@ -131,9 +131,9 @@ void net_wait(struct net_dev *dev, uint64_t deadline_ns);
 
 /**
  * Disconnect: state Closing, wait for the backend to close, state Closed;
- * revoke the grants, close the event channel and return to Initialising
- * so that the vif can be opened again. The handle is invalid afterwards.
- * 0, or -XEN_Exxx when the backend did not follow.
+ * revoke the grants, close the event channel, remove the ring keys. The
+ * handle is invalid afterwards; net_open() may connect the vif again. 0,
+ * or -XEN_Exxx when the backend did not follow.
  */
 long net_close(struct net_dev *dev);
 

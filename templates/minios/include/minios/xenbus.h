@@ -173,7 +173,10 @@ long xenbus_device_find(const char *type, unsigned int index, struct xenbus_devi
  *     ... read the backend's properties, use the device ...
  *     xenbus_frontend_close(&d, deadline);       // Closing, Closed
  *     ... revoke grants, close the port ...
- *     xenbus_frontend_reset(&d, keys, n);        // ring keys gone, Initialising
+ *     xenbus_frontend_remove_keys(&d, keys, n);  // ring-ref & co. gone; the state stays Closed
+ *
+ * A device left Closed is opened again by the same steps: prepare sends
+ * it back to Initialising, and the backend starts a fresh handshake.
  */
 
 /** xenbus_wait_state() on `<backend>/state`. */
@@ -197,8 +200,8 @@ void xenbus_frontend_print_error(const struct xenbus_device *dev, const char *wh
  */
 long xenbus_frontend_close(const struct xenbus_device *dev, uint64_t deadline_ns);
 
-/** Remove the frontend's `keys` (ring-ref, ...) and go back to Initialising, ready for another connection. */
-void xenbus_frontend_reset(const struct xenbus_device *dev, const char *const keys[], unsigned int nr_keys);
+/** Remove the frontend's `keys` (ring-ref, event-channel, ...): nothing stale for the next connection. */
+void xenbus_frontend_remove_keys(const struct xenbus_device *dev, const char *const keys[], unsigned int nr_keys);
 
 /** Start a transaction. */
 long xenbus_transaction_start(xenbus_transaction_t *t);
