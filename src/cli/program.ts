@@ -97,7 +97,15 @@ export function buildProgram(h: ProgramHooks): { program: Command; result: { sta
       // One line: "xenkit: unknown option '--foo' (Did you mean --memory?)".
       outputError: (str, write) => write(`xenkit: ${str.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()}\n`),
     })
-    .addHelpText('after', `\n${exitStatusHelp()}\n\n${ENVIRONMENT}`);
+    .addHelpText('after', `
+Examples:
+  npm start                                      # (in the xenkit repository) boot the demo guest
+  xenkit new mykernel && cd mykernel && make     # a kernel project of your own
+  npx xenkit run build/kernel.elf                # boot it
+  npx xenkit run build/kernel.elf --gdb 1234 --watch   # debug it; rebuild and reboot on every save
+  npx xenkit doctor                              # what this machine lacks
+
+${exitStatusHelp()}\n\n${ENVIRONMENT}`);
 
   program
     .command('run')
