@@ -41,7 +41,7 @@ async function main(): Promise<number> {
       const root = packageRoot();
       const k = root === null ? null : demoKernel(root);
       if (k === null) throw new CliError('no demo kernel: build one with `make -C templates/minios` (see `npx xenkit doctor`)');
-      writeErr(`xenkit: booting the demo kernel ${k.path}${k.source === 'prebuilt' ? ' (prebuilt: gcc was not available at install)' : ''}\n`);
+      writeErr(`xenkit: booting the demo kernel ${k.path}${k.source === 'prebuilt' ? ' (the prebuilt copy: templates/minios/build/kernel.elf is missing or older than its sources; make -C templates/minios rebuilds it)' : ''}\n`);
       return (await import('./run.js')).runCommand(k.path, opts);
     },
     newProject: async (dir: string) => {
