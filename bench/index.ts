@@ -21,10 +21,11 @@ import { cpuBenchmark } from './cpu.js';
 import { bootBenchmark } from './boot.js';
 import { gdbBenchmark } from './gdb.js';
 import { xenBenchmark } from './xen.js';
+import { devicesBenchmark } from './devices.js';
 import { BenchFailure, type BenchContext, type Benchmark, type Metric } from './types.js';
 
 /** Every benchmark, in the order they run. */
-export const BENCHMARKS: readonly Benchmark[] = [cpuBenchmark, bootBenchmark, xenBenchmark, gdbBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [cpuBenchmark, bootBenchmark, xenBenchmark, gdbBenchmark, devicesBenchmark];
 
 const USAGE = `usage: npm run bench -- [options]
   --json          print one JSON object of all figures (progress goes to stderr)
