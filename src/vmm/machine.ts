@@ -511,11 +511,6 @@ export class Machine {
     if (this.storeRing.poll()) this.storeChannel.notify();
   }
 
-  /** Raise guest port `port` with the 2-level rules (what a backend's notify does). */
-  raiseGuestEvent(port: number): void {
-    this.domain.events.setPending(port);
-  }
-
   // --- check points, sleeping, delivery ---------------------------------------------
 
   /** The work of a check point (see the header). */

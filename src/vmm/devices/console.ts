@@ -66,26 +66,63 @@ const DEDUP_LIMIT = 1 << 16;
 
 /** Merges the ring and console_io channels onto one sink without printing duplicates. */
 export class ConsoleMux {
-  /** Bytes printed from console_io that the ring has not repeated yet, and vice versa. */
-  private readonly owed: [number[], number[]] = [[], []];
+  /**
+   * Per channel: bytes the *other* channel printed that this one has not
+   * repeated yet, as `buf[start, end)` (a bounded queue without per-byte
+   * array shifting).
+   */
+  private readonly owed = [new OwedBytes(), new OwedBytes()] as const;
 
   constructor(private readonly sink: ConsoleSink) {}
 
   /** Channel 0: the PV ring; channel 1: console_io. */
   write(channel: 0 | 1, bytes: Uint8Array): void {
     const mine = this.owed[channel], theirs = this.owed[channel ^ 1]!;
-    let i = 0;
     // Skip what the other channel already printed.
-    while (i < bytes.length && mine!.length > 0 && mine![0] === bytes[i]) {
-      mine!.shift();
-      i++;
-    }
-    if (i < bytes.length && mine!.length > 0) mine!.length = 0; // diverged: stop matching
+    const i = mine.match(bytes);
     if (i === bytes.length) return;
+    mine.clear(); // diverged (or nothing was owed): stop matching
     const rest = bytes.subarray(i);
     this.sink.write(rest);
-    if (theirs.length + rest.length > DEDUP_LIMIT) theirs.length = 0;
-    else for (const b of rest) theirs.push(b);
+    theirs.append(rest);
+  }
+}
+
+/** A bounded FIFO of bytes for ConsoleMux; past DEDUP_LIMIT it is dropped whole. */
+class OwedBytes {
+  private buf = new Uint8Array(256);
+  private start = 0;
+  private end = 0;
+
+  /** Consume the longest prefix of `bytes` that matches the queue's head; returns its length. */
+  match(bytes: Uint8Array): number {
+    let i = 0;
+    while (i < bytes.length && this.start < this.end && this.buf[this.start] === bytes[i]) {
+      this.start++;
+      i++;
+    }
+    return i;
+  }
+
+  clear(): void {
+    this.start = this.end = 0;
+  }
+
+  append(bytes: Uint8Array): void {
+    const len = this.end - this.start;
+    if (len + bytes.length > DEDUP_LIMIT) {
+      this.clear();
+      return;
+    }
+    if (this.end + bytes.length > this.buf.length) {
+      const next = this.buf.length >= len + bytes.length ? this.buf : new Uint8Array(Math.min(DEDUP_LIMIT, 2 * (len + bytes.length)));
+      next.set(this.buf.subarray(this.start, this.end), 0);
+      this.buf = next;
+      this.start = 0;
+      this.end = len;
+    }
+    this.buf.set(bytes, this.end);
+    this.end += bytes.length;
   }
 }
 

@@ -194,10 +194,8 @@ export class Domain {
   /** Identity M2P for RAM; Xen's own frames read as INVALID_M2P_ENTRY (~0). */
   private fillM2p(): void {
     const base = this.m2pMfn * 4096;
-    const total = this.mem.ramPages + this.mem.extraPages;
     this.mem.fill(base, this.m2pFrames * 4096, 0xff);
     for (let mfn = 0; mfn < this.nrPages; mfn++) this.mem.write32(base + mfn * 4, mfn);
-    void total;
   }
 
   /** A machine frame the guest may map: its RAM, shared_info or a grant frame. */
