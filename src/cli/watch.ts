@@ -20,6 +20,11 @@
  * build/kernel.elf under the project), else the kernel's own directory.
  * The default build is `make` there.
  *
+ * Editors and `sed -i` save by writing a temporary file and renaming it
+ * over the original: a file that appears and vanishes again within two
+ * seconds is not a change, and the log names only files that still exist
+ * (or were really removed).
+ *
  * A build that fails prints its output and keeps the old guest; a build
  * that leaves the kernel unchanged (same bytes as the running one) does
  * not reboot. Changes during a build start one more build afterwards. When
@@ -43,6 +48,8 @@ import type { FSWatcher } from 'chokidar';
 export const DEBOUNCE_MS = 50;
 /** Build output kept for the error message (the tail). */
 const OUTPUT_LIMIT = 64 * 1024;
+/** A file that is added and removed again within this time was an editor's temporary file. */
+const TRANSIENT_MS = 2000;
 
 /** The Makefile names GNU make looks for. */
 const MAKEFILES = ['GNUmakefile', 'makefile', 'Makefile'];
@@ -179,10 +186,13 @@ export class KernelWatcher {
   private sources: FSWatcher | null = null;
   private kernelWatch: FSWatcher | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  /** What triggered the pending cycle: a source (its path) or only the kernel file. */
-  private trigger: { source: string | null } | null = null;
+  /** Source paths changed since the last cycle began, and how. */
+  private readonly pending = new Map<string, 'added' | 'changed' | 'removed'>();
+  /** The kernel file itself changed since the last cycle began. */
+  private kernelTouched = false;
+  /** When each recently added file appeared: an unlink soon after is an editor's temporary file, not a change. */
+  private readonly born = new Map<string, number>();
   private building = false;
-  private again: { source: string | null } | null = null;
   private child: ChildProcess | null = null;
   private current: string;
   private closed = false;
@@ -236,7 +246,7 @@ export class KernelWatcher {
     });
     this.sources.on('all', (event, path) => {
       if (event === 'addDir' || event === 'unlinkDir') return;
-      this.onSource(resolve(this.cfg.cwd, path));
+      this.onSource(event, resolve(this.cfg.cwd, path));
     });
     this.sources.on('error', (e) => { this.ev.log(`watch: ${(e as Error).message}`); });
     this.kernelWatch = watch(kernel, { ignoreInitial: true });
@@ -261,33 +271,62 @@ export class KernelWatcher {
     return r.startsWith('..') || isAbsolute(r) ? p : r;
   }
 
-  private onSource(abs: string): void {
+  private onSource(event: string, abs: string): void {
     if (this.matchers.length > 0) {
       const slashed = abs.split(sep).join('/');
       if (!this.matchers.some((m) => m(slashed))) return;
     }
-    this.arm({ source: abs });
+    const was = this.pending.get(abs);
+    if (event === 'add') {
+      this.born.set(abs, Date.now());
+      if (this.born.size > 256) this.born.delete(this.born.keys().next().value!);
+      this.pending.set(abs, was === 'removed' ? 'changed' : 'added');
+    } else if (event === 'change') {
+      if (was !== 'added') this.pending.set(abs, 'changed');
+    } else if (event === 'unlink') {
+      // `sed -i`, vim and many editors write a temporary file and rename it over
+      // the real one: the temporary file comes and goes; only the rename target changed.
+      const bornAt = this.born.get(abs);
+      this.born.delete(abs);
+      if (was === 'added' || (bornAt !== undefined && Date.now() - bornAt < TRANSIENT_MS)) {
+        this.pending.delete(abs);
+        if (this.pending.size === 0 && !this.kernelTouched) this.disarm();
+        return;
+      }
+      this.pending.set(abs, 'removed');
+    } else return;
+    this.arm();
   }
 
   private onKernelFile(): void {
-    this.arm({ source: null });
+    this.kernelTouched = true;
+    this.arm();
   }
 
-  /** (Re)start the debounce timer; a source change wins over a kernel-file change. */
-  private arm(t: { source: string | null }): void {
-    if (this.closed) return;
-    if (this.building) {
-      if (this.again === null || this.again.source === null) this.again = t;
-      return;
-    }
-    if (this.trigger === null || this.trigger.source === null) this.trigger = t;
+  private disarm(): void {
     if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** (Re)start the debounce timer; during a build, the changes wait for it to end. */
+  private arm(): void {
+    if (this.closed || this.building) return;
+    this.disarm();
     this.timer = setTimeout(() => {
       this.timer = null;
-      const trig = this.trigger!;
-      this.trigger = null;
-      this.idle = this.cycle(trig);
+      this.idle = this.cycle();
     }, this.cfg.debounceMs ?? DEBOUNCE_MS);
+  }
+
+  /** The changed sources still worth naming (a file that vanished again was an editor's temporary file). */
+  private takeChanges(): string[] {
+    const names: string[] = [];
+    for (const [path, kind] of this.pending) {
+      const exists = existsSync(path);
+      if (kind === 'removed' ? !exists : exists) names.push(kind === 'removed' ? `${this.rel(path)} (removed)` : this.rel(path));
+    }
+    this.pending.clear();
+    return names;
   }
 
   private readKernel(): Uint8Array | null {
@@ -299,15 +338,20 @@ export class KernelWatcher {
   }
 
   /** One build, and the reboot if the kernel changed; then one more if changes came in meanwhile. */
-  private async cycle(t: { source: string | null }): Promise<void> {
+  private async cycle(): Promise<void> {
     if (this.closed) return;
-    if (t.source === null) {
+    const changed = this.takeChanges();
+    const kernelTouched = this.kernelTouched;
+    this.kernelTouched = false;
+    if (changed.length === 0) {
       // Only the kernel file changed: nothing to do if it is what runs (e.g. our own build wrote it).
+      if (!kernelTouched) return;
       const k = this.readKernel();
       if (k === null || hashOf(k) === this.current) return;
     }
     this.building = true;
-    const what = t.source !== null ? this.rel(t.source) : this.rel(this.cfg.kernel);
+    const what = changed.length === 0 ? this.rel(this.cfg.kernel)
+      : changed.length <= 3 ? changed.join(', ') : `${changed.slice(0, 2).join(', ')} and ${changed.length - 2} more files`;
     this.ev.log(`${what} changed; rebuilding (${this.command})…`);
     const t0 = Date.now();
     const r = await this.runBuild();
@@ -331,9 +375,7 @@ export class KernelWatcher {
       if (tool !== null) this.ev.log(`${tool} seems to be missing: \`xenkit doctor\` checks the toolchain and says how to install it`);
     }
     this.building = false;
-    const next = this.again;
-    this.again = null;
-    if (next !== null && !this.closed) this.arm(next);
+    if ((this.pending.size > 0 || this.kernelTouched) && !this.closed) this.arm();
   }
 
   private runBuild(): Promise<BuildResult> {

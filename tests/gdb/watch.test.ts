@@ -10,7 +10,7 @@
  * Plus the pure helpers: globs, the project directory, missing tools.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,8 +164,14 @@ describe.runIf(HAVE_MAKE)('watch mode without gdb', () => {
     expect(x.err()).toMatch(/xenkit: build failed \(make exited with status 2\); the guest keeps running the old kernel\n/);
     expect(x.err()).not.toContain('xenkit doctor');
     expect(x.target.machine).toBe(first);
-    edit(app, 'int magic = 42 /* oops */', 'int magic = 7;');
+    // Saved the way editors and `sed -i` save: a temporary file renamed over the original.
+    const tmp = join(dir, 'app', 'sedTMP123');
+    writeFileSync(tmp, readFileSync(app, 'utf8').replace('int magic = 42 /* oops */', 'int magic = 7;'));
+    renameSync(tmp, app);
     await x.waitErr((e) => e.includes('rebooted into build/kernel.elf'));
+    // Only the real file is named, and the vanished temporary file starts no second build.
+    expect(x.err()).toMatch(/xenkit: app\/demo\.c changed; rebuilding \(make\)…\nxenkit: build ok \(\d+\.\d s\)\nxenkit: rebooted into build\/kernel\.elf/);
+    expect(x.err()).not.toContain('sedTMP123');
     await until(() => x.out().includes('gdb guest v1: sum=54 magic=7'));
     expect(x.target.machine).not.toBe(first);
     // A change that leaves the kernel as it is does not reboot.
