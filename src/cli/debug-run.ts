@@ -21,7 +21,7 @@
  * (rebuilding…, build errors, rebooted into …), and how the guest ended
  * (the same crash report and lines as a plain run).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import * as net from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
 import {
@@ -37,6 +37,7 @@ import { recordExceptions, type ExceptionLog } from '../vmm/report/exceptions.js
 import { ANSI, PLAIN, type Palette } from '../vmm/report/style.js';
 import { formatTraceLine } from '../vmm/report/trace.js';
 import { ESCAPE_KEY_NAME, createConsoleHost, parseConsoleSpec } from './console-host.js';
+import type { OpenDevices } from './devices.js';
 import { CliError, reportInternalError } from './errors.js';
 import { EXIT, statusForExit, wantsCrashReport } from './exit-codes.js';
 import { hostClock } from './host-clock.js';
@@ -81,14 +82,25 @@ function readKernelFile(file: string): Uint8Array {
   }
 }
 
+/** What the run writes itself and watch mode must not mistake for a source change: images and their locks, captures, the console log. */
+async function ownFiles(opts: RunOptions, kernelPath: string, cwd: string): Promise<string[]> {
+  const files: string[] = [];
+  if (opts.console?.startsWith('file:') === true) files.push(resolve(cwd, opts.console.slice(5)));
+  if ((opts.disk?.length ?? 0) + (opts.net?.length ?? 0) === 0) return files;
+  const { disks, nets } = (await import('./devices.js')).parseDevices(opts, kernelPath);
+  for (const d of disks) {
+    const img = resolve(cwd, d.path);
+    files.push(img, `${img}.lock`);
+    try { files.push(`${realpathSync(img)}.lock`); } catch { /* opened already, so it exists */ }
+  }
+  for (const n of nets) if (n.pcap !== null) files.push(resolve(cwd, n.pcap));
+  return files;
+}
+
 /** `xenkit run` with --gdb / --watch: resolves to the exit status; throws CliError / LoaderError for bad input. */
 export async function debugRunCommand(file: string, opts: RunOptions, host: RunHost, deps: DebugRunDeps = {}): Promise<number> {
   // Option combinations first: one line, status 2.
   if (opts.gdbWait === true && opts.gdb === undefined) throw new CliError('--gdb-wait needs --gdb [HOST:]PORT (where gdb connects)');
-  // Devices hold host resources (image locks, sockets) that a reboot would have to hand over; not done yet.
-  if ((opts.disk?.length ?? 0) + (opts.net?.length ?? 0) > 0) {
-    throw new CliError('--disk and --net cannot be combined with --gdb or --watch yet; run without them (docs/devices.md)');
-  }
   if (opts.watch !== true) {
     if (opts.build !== undefined) throw new CliError('--build is for watch mode: add --watch');
     if (opts.watchPath !== undefined && opts.watchPath.length > 0) throw new CliError('--watch-path is for watch mode: add --watch');
@@ -127,6 +139,17 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
   const consoleHost = await createConsoleHost(consoleSpec, {
     stdout: (b) => out.stdout(b), ...(host.stdin !== undefined ? { stdin: host.stdin() } : {}), info: (l) => say(`${l}\n`),
   });
+  // Disks and NICs are opened once for the whole run and lent to each machine in turn
+  // (a reboot keeps the image lock and the switch port or VXLAN socket; see src/vmm/devices/lease.ts).
+  let devices: OpenDevices | null = null;
+  if ((opts.disk?.length ?? 0) + (opts.net?.length ?? 0) > 0) {
+    try {
+      devices = await (await import('./devices.js')).openDevices(opts, kernelPath, (m) => say(`xenkit: ${m}\n`));
+    } catch (e) {
+      await consoleHost.close();
+      throw e;
+    }
+  }
 
   let traceOn = opts.trace === 'hypercalls';
   let exceptions: ExceptionLog | null = null;
@@ -140,10 +163,17 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
     const m = new Machine({
       kernel: k, memory, cmdline: opts.cmdline, console: { write: (b) => consoleHost.write(b) }, ...(clock !== undefined ? { clock } : {}),
     });
+    devices?.lend(m);
     exceptions = recordExceptions(m.cpu);
     setTrace(m);
     if (inputOpen) m.asyncEventSources++;
     return m;
+  };
+
+  /** Disks flushed and unlocked, sockets and capture files closed (the current machine's backends first). */
+  const closeDevices = (): void => {
+    target.machine.close();
+    devices?.close();
   };
 
   let finish: (status: number, line?: string) => void = () => undefined;
@@ -157,6 +187,7 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
       void (async () => {
         await server?.close();
         await watcher?.close();
+        closeDevices();
         out.flush();
         await consoleHost.close();
         if (line !== undefined) say(line);
@@ -216,6 +247,7 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
         deps.onReboot?.(m);
         return { machine: m, message: `xenkit: reset: rebooted ${file}` };
       },
+      retired: (m) => m.close(),
       hypercallTrace: (on) => {
         traceOn = on;
         setTrace(target.machine);
@@ -269,7 +301,7 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
     }
     if (watch) {
       watcher = new KernelWatcher({
-        kernel: kernelPath, project, build: opts.build ?? null, paths: opts.watchPath ?? [], cwd,
+        kernel: kernelPath, project, build: opts.build ?? null, paths: opts.watchPath ?? [], cwd, ignore: await ownFiles(opts, kernelPath, cwd),
         ...(deps.debounceMs !== undefined ? { debounceMs: deps.debounceMs } : {}),
       }, {
         log: (l) => say(`xenkit: ${l}\n`),
@@ -303,6 +335,7 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
     offInterrupt();
     await server?.close();
     await watcher?.close();
+    closeDevices();
     await consoleHost.close();
     throw e;
   }

@@ -6,10 +6,13 @@
  * CliError with status 2, raised before the guest starts; whatever was
  * opened before the failure is closed again.
  *
- * Backends own their host resources (Blkback its image, Netback its port):
- * `Machine.close()` releases them. Watch mode opens fresh devices for each
- * reboot after closing the previous machine (the image lock requires that
- * order).
+ * Two ways to hand them over:
+ *  - `attach(m)`: the backends own the host resources (Blkback its image,
+ *    Netback its port) and `Machine.close()` releases them — a plain run;
+ *  - `lend(m)`, as often as the guest reboots (watch mode, `monitor
+ *    reset`): the backends get leases (src/vmm/devices/lease.ts), each new
+ *    machine revoking the previous one's, and the images and ports stay
+ *    open (the image lock held) until `close()` at the end of the run.
  */
 import { resolve } from 'node:path';
 import { CliError } from './errors.js';
@@ -18,6 +21,7 @@ import { nodeNetHost } from './net-host.js';
 import { assignDisks, parseDiskSpec, DiskConfigError, type DiskConfig } from '../vmm/devices/block/config.js';
 import { BlockHostError, type BlockHost } from '../vmm/devices/block/disk.js';
 import { createNetPort, parseNetSpecs, NetSpecError, type NetConfig, type NetHost, type NetPort } from '../vmm/devices/net/index.js';
+import { SharedBlockHost, SharedNetPort } from '../vmm/devices/lease.js';
 import type { Machine } from '../vmm/machine.js';
 
 export interface DeviceArgs {
@@ -29,7 +33,9 @@ export interface DeviceArgs {
 export interface OpenDevices {
   /** Attach every device to `m` (the backends take over the host resources). */
   attach(m: Machine): void;
-  /** Close whatever was not attached (attached devices close with `Machine.close()`). */
+  /** Attach every device to `m` on a lease; the previous machine lent to loses its own. Repeatable. */
+  lend(m: Machine): void;
+  /** Close whatever no machine owns: all of it unless `attach` was called (attached devices close with `Machine.close()`). */
   close(): void;
   readonly count: number;
 }
@@ -42,20 +48,20 @@ function oneLine(e: unknown): never {
   throw e;
 }
 
-/** Validate the specs (no host resources touched): throws CliError. */
-export function parseDevices(args: DeviceArgs, kernelPath: string): { disks: DiskConfig[]; nets: NetConfig[] } {
+/** Validate the specs (no host resources touched): throws CliError. `guest`: the guest's ordinal in this process (keeps generated MACs apart). */
+export function parseDevices(args: DeviceArgs, kernelPath: string, guest = 0): { disks: DiskConfig[]; nets: NetConfig[] } {
   try {
     const disks = assignDisks((args.disk ?? []).map(parseDiskSpec));
-    const nets = parseNetSpecs(args.net ?? [], { kernelPath: resolve(kernelPath), guest: 0 });
+    const nets = parseNetSpecs(args.net ?? [], { kernelPath: resolve(kernelPath), guest });
     return { disks, nets };
   } catch (e) {
     return oneLine(e);
   }
 }
 
-/** Open the images and network ports for one machine. */
-export async function openDevices(args: DeviceArgs, kernelPath: string, warn: (msg: string) => void): Promise<OpenDevices> {
-  const { disks, nets } = parseDevices(args, kernelPath);
+/** Open the images and network ports for one machine (`guest`: as for parseDevices). */
+export async function openDevices(args: DeviceArgs, kernelPath: string, warn: (msg: string) => void, guest = 0): Promise<OpenDevices> {
+  const { disks, nets } = parseDevices(args, kernelPath, guest);
   const hosts: BlockHost[] = [];
   const ports: NetPort[] = [];
   const closeAll = (): void => {
@@ -73,16 +79,30 @@ export async function openDevices(args: DeviceArgs, kernelPath: string, warn: (m
     return oneLine(e);
   }
   let attached = false;
+  let shared: { disks: SharedBlockHost[]; ports: SharedNetPort[] } | null = null;
+  const add = (m: Machine, blockHosts: BlockHost[], netPorts: NetPort[]): void => {
+    disks.forEach((d, i) => m.addDisk(d, blockHosts[i]!, (msg) => warn(`disk ${d.vdev}: ${msg}`)));
+    nets.forEach((c, i) => m.addNic(c, netPorts[i]!, (msg) => warn(`vif${c.index}: ${msg}`)));
+  };
   return {
     count: disks.length + nets.length,
     attach(m: Machine): void {
-      if (attached) throw new Error('devices attached twice');
+      if (attached || shared !== null) throw new Error('devices attached twice');
       attached = true;
-      disks.forEach((d, i) => m.addDisk(d, hosts[i]!, (msg) => warn(`disk ${d.vdev}: ${msg}`)));
-      nets.forEach((c, i) => m.addNic(c, ports[i]!, (msg) => warn(`vif${c.index}: ${msg}`)));
+      add(m, hosts, ports);
+    },
+    lend(m: Machine): void {
+      if (attached) throw new Error('devices already given away');
+      shared ??= { disks: hosts.map((h) => new SharedBlockHost(h)), ports: ports.map((p) => new SharedNetPort(p)) };
+      add(m, shared.disks.map((d) => d.lease()), shared.ports.map((p) => p.lease()));
     },
     close(): void {
-      if (!attached) closeAll();
+      if (attached) return;
+      if (shared === null) return closeAll();
+      for (const d of shared.disks) { try { d.close(); } catch { /* best effort: the others must still close */ } }
+      for (const p of shared.ports) { try { p.close(); } catch { /* best effort */ } }
+      hosts.length = 0;
+      ports.length = 0;
     },
   };
 }

@@ -13,7 +13,9 @@
  * Never the build output: the kernel's own directory when it is not the
  * project directory (e.g. build/), object and dependency files, editor
  * backups and swap files, .git and node_modules — otherwise every build
- * would trigger the next one.
+ * would trigger the next one. Nor what the run writes itself (`ignore`):
+ * a disk image in the project directory changes whenever the guest
+ * writes to it.
  *
  * The project directory, where the build runs, is the nearest directory
  * at or above the kernel's that has a Makefile (the template's layout:
@@ -40,7 +42,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 
@@ -145,6 +147,11 @@ export interface WatchConfig {
   paths: readonly string[];
   /** Relative paths and globs are resolved here. */
   cwd: string;
+  /**
+   * Files the run itself writes — disk images and their locks, capture
+   * files, a console log — never a reason to rebuild (absolute paths).
+   */
+  ignore?: readonly string[];
   debounceMs?: number;
 }
 
@@ -240,9 +247,14 @@ export class KernelWatcher {
       }
     }
     const out = this.outputDir, kernel = this.cfg.kernel;
+    const own = new Set<string>();
+    for (const f of this.cfg.ignore ?? []) {
+      own.add(f);
+      try { own.add(realpathSync(f)); } catch { /* not there yet */ }
+    }
     this.sources = watch(roots, {
       ignoreInitial: true,
-      ignored: (p: string) => isNoise(p) || p === kernel || (out !== null && (p === out || p.startsWith(out + sep))),
+      ignored: (p: string) => isNoise(p) || p === kernel || own.has(p) || (out !== null && (p === out || p.startsWith(out + sep))),
     });
     this.sources.on('all', (event, path) => {
       if (event === 'addDir' || event === 'unlinkDir') return;

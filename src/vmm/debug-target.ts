@@ -98,6 +98,12 @@ export interface DebugTargetHooks {
   reset?(): { machine: Machine; message?: string } | string;
   /** `monitor trace hypercalls on|off`: returns the text for gdb. */
   hypercallTrace?(on: boolean): string;
+  /**
+   * A machine will never run again: replaced by a reboot, or a rebuilt
+   * kernel that was waiting for gdb superseded by a newer one. The CLI
+   * closes its devices.
+   */
+  retired?(m: Machine): void;
 }
 
 export interface DebugTargetOptions {
@@ -239,6 +245,7 @@ export class MachineTarget implements DebugTarget {
       if (w.kind !== 'sw' && w.kind !== 'hw') d.addWatchpoint(w.addr, w.length, w.kind);
     }
     if (this.st === 'ended') this.st = 'paused';
+    this.hooks.retired?.(old);
   }
 
   /**
@@ -251,6 +258,9 @@ export class MachineTarget implements DebugTarget {
    * stopped). Returns what happened.
    */
   reboot(next: Machine, message: string): 'running' | 'stopped' | 'pending' {
+    if (this.pending !== null && this.pending.machine !== next && (this.listener === null || this.st === 'running' || this.st === 'waiting')) {
+      this.hooks.retired?.(this.pending.machine);
+    }
     if (this.listener === null) {
       const waiting = this.st === 'paused' && this.opts.waitForDebugger === true && this.m.cpu.icount === 0;
       this.pending = null;
@@ -266,6 +276,7 @@ export class MachineTarget implements DebugTarget {
       this.stop({ kind: 'signal', thread: THREAD, signal: Signal.TRAP, message });
       return 'stopped';
     }
+    if (this.pending !== null && this.pending.machine !== next) this.hooks.retired?.(this.pending.machine);
     this.pending = { machine: next, message };
     return 'pending';
   }
