@@ -9,7 +9,9 @@
  *     "mark vREBOOTDEV_VERSION" there and flush.
  *  2. Vif 0: send one gratuitous ARP request (so a capture on the vif
  *     records one frame per boot).
- *  3. devices_done() (a place for a breakpoint), the verdict, poweroff.
+ *  3. devices_done() (a place for a breakpoint), the verdict, poweroff —
+ *     or, with `hold` on the command line, "rebootdev: holding" and sleep
+ *     forever (tests/e2e/blk-kill.test.ts kills the VMM then).
  *
  * The test edits REBOOTDEV_VERSION to make a different kernel.
  */
@@ -17,6 +19,7 @@
 #include <minios/blkfront.h>
 #include <minios/inet.h>
 #include <minios/netfront.h>
+#include <minios/time.h>
 #include <xen/errno.h>
 
 #define REBOOTDEV_VERSION 1
@@ -84,5 +87,10 @@ void app_main(void)
     use_disk();
     use_vif();
     devices_done();
+    if (cmdline_has("hold")) {
+        printf("rebootdev: holding\n");
+        for (;;)
+            msleep(1000);
+    }
     test_report();
 }
