@@ -322,7 +322,7 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
           else if (how === 'stopped') {
             say(`xenkit: rebooted into ${file}; ${target.attached ? 'gdb was told (the guest is stopped before its first instruction)' : 'the guest waits for gdb'}\n`);
           } else {
-            say(`xenkit: ${file} was rebuilt; the guest reboots into it when gdb resumes it (continue, stepi) or on \`monitor reset\`\n`);
+            say(`xenkit: ${file} was rebuilt; the guest reboots into it on gdb's next \`continue\` or on \`monitor reset\`\n`);
           }
           deps.onReboot?.(m);
           return true;

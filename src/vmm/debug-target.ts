@@ -254,8 +254,9 @@ export class MachineTarget implements DebugTarget {
    * waiting for a stop (running, or a resumed ended guest) the new guest
    * stops before its first instruction and gdb hears SIGTRAP with
    * `message`. With gdb holding the guest paused the reboot waits until
-   * gdb resumes it (gdb cannot be told while it believes the target
-   * stopped). Returns what happened.
+   * gdb continues it (gdb cannot be told while it believes the target
+   * stopped; steps still run the old machine, see `resume`). Returns what
+   * happened.
    */
   reboot(next: Machine, message: string): 'running' | 'stopped' | 'pending' {
     if (this.pending !== null && this.pending.machine !== next && (this.listener === null || this.st === 'running' || this.st === 'waiting')) {
@@ -338,8 +339,11 @@ export class MachineTarget implements DebugTarget {
 
   resume(actions: ReadonlyMap<ThreadId, ResumeAction>): void {
     const action = actions.get(THREAD) ?? { kind: 'continue' };
-    if (this.pending !== null) {
-      // A rebuilt kernel was waiting for this: boot it and stop at its first instruction.
+    // A rebuilt kernel was waiting for this: boot it and stop at its first instruction. Only on
+    // `continue`: gdb's `continue` from a breakpoint first steps off it, and a reboot stop there
+    // would read as that step's end (gdb would carry on into the new kernel without a word), so
+    // steps (stepi, next, the step-off) still run the old kernel. An ended one cannot step.
+    if (this.pending !== null && (action.kind === 'continue' || this.st === 'ended')) {
       const p = this.pending;
       this.pending = null;
       this.setMachine(p.machine);

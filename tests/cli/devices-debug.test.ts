@@ -112,20 +112,21 @@ describe.runIf(HAVE_MAKE)('devices across reboots', () => {
       // Edit while gdb holds the guest stopped: the rebuilt kernel waits for gdb to resume it.
       `shell touch ${marker} && sleep 0.05 && sed -i 's/REBOOTDEV_VERSION 1/REBOOTDEV_VERSION 2/' ${p.app} && ` +
         `while [ ! ${kernel} -nt ${marker} ]; do sleep 0.05; done; sleep 0.5`,
-      'echo ==c2\\n', 'continue', 'echo ==c3\\n', 'continue',
-      'echo ==reset\\n', 'monitor reset', 'echo ==c4\\n', 'continue',
+      'echo ==c2\\n', 'continue', 'echo ==c3\\n', 'continue', 'echo ==c4\\n', 'continue',
+      'echo ==reset\\n', 'monitor reset', 'echo ==c5\\n', 'continue',
       'delete', 'detach',
     ], { elf: kernel, timeoutMs: 40_000 });
     const out = r.text;
     expect(out, out).not.toMatch(BAD);
-    // gdb steps off the breakpoint before continuing: that step boots the rebuilt kernel (xenkit's
-    // message says so), and the continue runs it to the breakpoint in the new boot.
-    expect(out).toMatch(/==c2\n+Breakpoint 1, devices_done \(\)/);
+    // gdb steps off the breakpoint in the old kernel, then continues: the rebuilt kernel boots,
+    // stopped at its first instruction, with xenkit's message.
+    expect(out).toMatch(/==c2\n+Program received signal SIGTRAP, Trace\/breakpoint trap\.\n_start \(\)/);
     expect(out).toMatch(/xenkit: rebooted into the rebuilt build\/kernel\.elf\./);
+    expect(out).toMatch(/==c3\n+Breakpoint 1, devices_done \(\)/);
     // The new boot ends (watch mode keeps it inspectable): a SIGTRAP stop.
-    expect(out).toMatch(/==c3\n+Program received signal SIGTRAP/);
+    expect(out).toMatch(/==c4\n+Program received signal SIGTRAP/);
     expect(out).toMatch(/xenkit: reset: rebooted build\/kernel\.elf/);
-    expect(out).toMatch(/==c4\n+Breakpoint 1, devices_done \(\)/);
+    expect(out).toMatch(/==c5\n+Breakpoint 1, devices_done \(\)/);
     expect(out).toContain('[Inferior 1 (Remote target) detached]');
     // v1 stopped at the breakpoint for good; both v2 boots ran to the end.
     await until(() => (x.out().match(/Test result: SUCCESS/g) ?? []).length === 2);

@@ -164,8 +164,15 @@ describe('MachineTarget', () => {
     const m2 = machine();
     t.resume(CONT);
     await next(); // leaf's second call
-    expect(t.reboot(m2, 'rebooted')).toBe('pending'); // paused under gdb: the reboot waits for the next resume
+    expect(t.reboot(m2, 'rebooted')).toBe('pending'); // paused under gdb: the reboot waits for the next continue
+    // A step (gdb stepping off the breakpoint, or stepi) still runs the old kernel.
+    const before = m.cpu.icount;
     t.resume(STEP);
+    expect(await next()).toEqual({ kind: 'step', thread: 1 });
+    expect(t.machine).toBe(m);
+    expect(m.cpu.icount).toBe(before + 1);
+    expect(t.rebootPending).toBe(true);
+    t.resume(CONT);
     expect(await next()).toEqual({ kind: 'signal', thread: 1, signal: Signal.TRAP, message: 'rebooted' });
     expect(t.machine).toBe(m2);
     expect(m2.cpu.icount).toBe(0);
