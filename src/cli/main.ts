@@ -11,23 +11,30 @@
  * Start-up is kept lean for `xenkit run` (the run_hello_ms benchmark):
  * the VMM is imported only when a command needs it, and for `run` its
  * import starts before the command line is parsed, so module loading
- * overlaps with commander's.
+ * overlaps with commander's. A `run` with `--and` (several guests) is
+ * split into one argument group per guest here, each parsed with the run
+ * command's options, and goes to multi-run.ts; plain runs never load it.
  */
 import { CommanderError } from 'commander';
 import { packageVersion } from './paths.js';
 import { CliError, reportInternalError } from './errors.js';
 import { EXIT } from './exit-codes.js';
-import { buildProgram, type RunOptions } from './program.js';
+import { AND, buildProgram, parseGuestArgs, type RunOptions } from './program.js';
 import { LoaderError } from '../loader/errors.js';
 
 type RunModule = typeof import('./run.js');
+type MultiRunModule = typeof import('./multi-run.js');
 
 // A reader that goes away (`xenkit help | head`) must not end in an unhandled 'error' event.
 for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
 
 const argv = process.argv.slice(2);
-const preload: Promise<RunModule> | null = argv[0] === 'run' ? import('./run.js') : null;
+// `xenkit run A.elf ... --and B.elf ...`: several guests (multi-run.ts), split and parsed per guest.
+const multi = argv[0] === 'run' && argv.includes(AND);
+const preload: Promise<RunModule> | null = argv[0] === 'run' && !multi ? import('./run.js') : null;
 preload?.catch(() => undefined); // awaited (and reported) below
+const preloadMulti: Promise<MultiRunModule> | null = multi ? import('./multi-run.js') : null;
+preloadMulti?.catch(() => undefined);
 
 async function main(): Promise<number> {
   const writeErr = (s: string): void => { process.stderr.write(s); };
@@ -58,6 +65,10 @@ async function main(): Promise<number> {
     },
   });
   try {
+    if (preloadMulti !== null) {
+      const guests = parseGuestArgs(argv.slice(1), { writeOut: (s) => { process.stdout.write(s); }, writeErr });
+      return await (await preloadMulti).multiRunCommand(guests);
+    }
     await program.parseAsync(argv, { from: 'user' });
     return result.status;
   } catch (e) {

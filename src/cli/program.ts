@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { exitStatusHelp } from './exit-codes.js';
+import { CliError } from './errors.js';
 
 /** Parsed options of `xenkit run`. */
 export interface RunOptions {
@@ -76,9 +77,114 @@ Examples:
   xenkit run build/kernel.elf --watch                 # make and reboot on every change
   xenkit run build/kernel.elf --gdb 1234 --watch --build 'make pv' --watch-path 'kernel/**/*.c' --watch-path app`;
 
+const MULTI_NOTES = `Several guests in one process (docs/cli.md, "Several guests"):
+  --and separates guests: each group is a kernel and that guest's own options
+  (--memory, --cmdline, --trace, --deterministic, --console, --disk, --net).
+  The guests run side by side, their vifs meeting on --net switch:NAME. Each
+  guest's console lines go to stdout prefixed with its name ("[netdemo] ...",
+  the kernel file's name, or its directory's for kernel.elf; made unique with
+  -2, -3, ...); stdin goes to the first guest whose console is stdio. Ctrl-C
+  (or Ctrl-] on a terminal console) ends every guest; --gdb and --watch take
+  one guest. An option value that is literally --and is written --opt=--and.
+
+Example (both end by themselves: netdemo's ping= and answer=):
+  xenkit run build/netdemo/kernel.elf --net switch:lan --cmdline 'ip=10.0.0.2/24 answer=4' \\
+         --and build/netdemo/kernel.elf --net switch:lan --cmdline 'ip=10.0.0.3/24 ping=10.0.0.2'`;
+
+const MULTI_STATUS = `With several guests (--and), the exit status is 0 when every guest powered off,
+else the status of the first guest, in command-line order, that did not (130
+for guests still running at Ctrl-C); one line per guest on stderr says how it
+ended ("xenkit: [name] powered off"; crash reports name the guest).`;
+
 /** Collects the values of a repeatable option. */
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/** commander's error text as one line: "xenkit: <prefix>unknown option '--foo' (Did you mean --memory?)". */
+function oneLineError(prefix: string): (str: string, write: (s: string) => void) => void {
+  return (str, write) => write(`xenkit: ${prefix}${str.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()}\n`);
+}
+
+/**
+ * The kernel argument and the options of `xenkit run`, added to `cmd`: the
+ * one option table behind both the \`run\` command and the per-guest groups
+ * of a multi-guest run (parseGuestArgs), so help, validation and errors are
+ * the same in both.
+ */
+function defineRun(cmd: Command): Command {
+  return cmd
+    .description('boot a guest kernel and run it until it shuts down (--and: several guests)')
+    .usage('[options] <kernel.elf> [--and <kernel.elf> [options]]...')
+    .argument('<kernel.elf>', 'the guest kernel: a 32-bit Xen PV (PAE) or PVH ELF file')
+    .option('-m, --memory <size>', `guest RAM: a number with K, M or G (binary units; a bare number is MiB), from ${MEMORY_RANGE_HELP}`, '64M')
+    .option('-c, --cmdline <str>', 'the guest kernel command line', '')
+    .addOption(new Option('-t, --trace <what>', 'trace to stderr; "hypercalls": each hypercall with its decoded arguments, result and symbolized caller')
+      .choices(['hypercalls']))
+    .option('--deterministic', 'guest time follows the instruction count (1 ns each, idle time skipped) instead of the host clock: the same kernel and input give the same output on every run')
+    .option('--console <where>', 'the guest console: "stdio" (stdout and stdin; on a terminal, raw mode with Ctrl-] to quit), "file:PATH" (output to PATH) or "tcp:PORT" (a server on 127.0.0.1:PORT)', 'stdio')
+    .option('--disk <spec>', 'a paravirtual disk, repeatable: PATH[,ro][,vdev=xvdb] (a raw image; see docs/devices.md)', collect)
+    .option('--net <spec>', 'a paravirtual NIC, repeatable: switch:NAME or vxlan:REMOTE[:PORT],vni=N[,local=ADDR[:PORT]], each with [,mac=MAC][,pcap=PATH] (see docs/devices.md)', collect)
+    .option('--gdb <[host:]port>', 'serve gdb\'s remote protocol on this TCP port (on 127.0.0.1 unless a host is named); see docs/gdb.md')
+    .option('--gdb-wait', 'with --gdb: stop before the first guest instruction until gdb continues')
+    .option('--watch', 'rebuild the kernel when a source changes and reboot the guest into it (gdb stays attached)')
+    .option('--build <cmd>', 'with --watch: the build command (default: make, in the nearest directory at or above the kernel with a Makefile)')
+    .option('--watch-path <glob>', 'with --watch: what to watch, repeatable (default: that directory, minus the kernel\'s build directory)', collect)
+    .addHelpText('after', `\n${MULTI_NOTES}\n\n${DEBUG_NOTES}`)
+    .addHelpText('after', `\n${RUN_NOTES}\n\n${MULTI_STATUS}\n\n${exitStatusHelp()}\n\n${ENVIRONMENT}`);
+}
+
+/** The separator of guests on a `xenkit run` command line. */
+export const AND = '--and';
+
+/**
+ * Split `xenkit run`'s arguments (after "run") at every `--and` into one
+ * group per guest. Pure. A `--and` first, last or twice in a row leaves a
+ * guest with nothing: a one-line CliError (status 2). Every `--and` token
+ * separates, even where an option value was expected (`--cmdline=--and`
+ * passes the literal).
+ */
+export function splitGuestArgs(args: readonly string[]): string[][] {
+  const groups: string[][] = [[]];
+  for (const a of args) {
+    if (a === AND) groups.push([]);
+    else groups[groups.length - 1]!.push(a);
+  }
+  if (groups.length > 1) {
+    const empty = groups.findIndex((g) => g.length === 0);
+    if (empty === 0) throw new CliError(`${AND} goes between guests, not first: xenkit run A.elf [options] ${AND} B.elf [options]`);
+    if (empty > 0) throw new CliError(`${AND} must be followed by a kernel and its options: xenkit run A.elf [options] ${AND} B.elf [options]`);
+  }
+  return groups;
+}
+
+/** One guest of a `xenkit run`: its kernel and its parsed options. */
+export interface GuestArgs {
+  kernel: string;
+  opts: RunOptions;
+}
+
+/**
+ * Parse `xenkit run`'s arguments (after "run") into guests, one per
+ * \`--and\` group, each group with the \`run\` command's own option table.
+ * An error names the guest when there are several ("xenkit: guest 2:
+ * unknown option '--foo'") and is thrown as commander's CommanderError
+ * (status 2; 0 after --help) or a CliError.
+ */
+export function parseGuestArgs(args: readonly string[], h: Pick<ProgramHooks, 'writeOut' | 'writeErr'>): GuestArgs[] {
+  const groups = splitGuestArgs(args);
+  return groups.map((group, i) => {
+    const out: { guest?: GuestArgs } = {};
+    const cmd = defineRun(new Command('xenkit run'))
+      .exitOverride()
+      .helpOption('-h, --help', 'show help and exit')
+      .showSuggestionAfterError(true)
+      .configureOutput({ writeOut: h.writeOut, writeErr: h.writeErr, outputError: oneLineError(groups.length > 1 ? `guest ${i + 1}: ` : '') })
+      .action((kernel: string, opts: RunOptions) => { out.guest = { kernel, opts }; });
+    cmd.parse(group, { from: 'user' });
+    if (out.guest === undefined) throw new Error('commander parsed a guest without calling its action');
+    return out.guest;
+  });
 }
 
 /** Build the program. `result.status` holds the action's exit status after parsing. */
@@ -95,7 +201,7 @@ export function buildProgram(h: ProgramHooks): { program: Command; result: { sta
       writeOut: h.writeOut,
       writeErr: h.writeErr,
       // One line: "xenkit: unknown option '--foo' (Did you mean --memory?)".
-      outputError: (str, write) => write(`xenkit: ${str.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()}\n`),
+      outputError: oneLineError(''),
     })
     .addHelpText('after', `
 Examples:
@@ -107,25 +213,7 @@ Examples:
 
 ${exitStatusHelp()}\n\n${ENVIRONMENT}`);
 
-  program
-    .command('run')
-    .description('boot a guest kernel and run it until it shuts down')
-    .argument('<kernel.elf>', 'the guest kernel: a 32-bit Xen PV (PAE) or PVH ELF file')
-    .option('-m, --memory <size>', `guest RAM: a number with K, M or G (binary units; a bare number is MiB), from ${MEMORY_RANGE_HELP}`, '64M')
-    .option('-c, --cmdline <str>', 'the guest kernel command line', '')
-    .addOption(new Option('-t, --trace <what>', 'trace to stderr; "hypercalls": each hypercall with its decoded arguments, result and symbolized caller')
-      .choices(['hypercalls']))
-    .option('--deterministic', 'guest time follows the instruction count (1 ns each, idle time skipped) instead of the host clock: the same kernel and input give the same output on every run')
-    .option('--console <where>', 'the guest console: "stdio" (stdout and stdin; on a terminal, raw mode with Ctrl-] to quit), "file:PATH" (output to PATH) or "tcp:PORT" (a server on 127.0.0.1:PORT)', 'stdio')
-    .option('--disk <spec>', 'a paravirtual disk, repeatable: PATH[,ro][,vdev=xvdb] (a raw image; see docs/devices.md)', collect)
-    .option('--net <spec>', 'a paravirtual NIC, repeatable: switch:NAME or vxlan:REMOTE[:PORT],vni=N[,local=ADDR[:PORT]], each with [,mac=MAC][,pcap=PATH] (see docs/devices.md)', collect)
-    .option('--gdb <[host:]port>', 'serve gdb\'s remote protocol on this TCP port (on 127.0.0.1 unless a host is named); see docs/gdb.md')
-    .option('--gdb-wait', 'with --gdb: stop before the first guest instruction until gdb continues')
-    .option('--watch', 'rebuild the kernel when a source changes and reboot the guest into it (gdb stays attached)')
-    .option('--build <cmd>', 'with --watch: the build command (default: make, in the nearest directory at or above the kernel with a Makefile)')
-    .option('--watch-path <glob>', 'with --watch: what to watch, repeatable (default: that directory, minus the kernel\'s build directory)', collect)
-    .addHelpText('after', `\n${DEBUG_NOTES}`)
-    .addHelpText('after', `\n${RUN_NOTES}\n\n${exitStatusHelp()}\n\n${ENVIRONMENT}`)
+  defineRun(program.command('run'))
     .action(async (kernel: string, opts: RunOptions) => {
       result.status = await h.run(kernel, opts);
     });

@@ -12,13 +12,15 @@
  * Wiring only: the loop, the machine and the formatters live in src/vmm;
  * the statuses in exit-codes.ts. The formatters (and the disassembler the
  * crash report needs) are imported only when used, to keep the start-up
- * of a run that just powers off short.
+ * of a run that just powers off short. Several guests (`--and`) are
+ * multi-run.ts's, which reuses this file's helpers (readKernel, waitMs,
+ * endReport) but never the other way round.
  */
 import { readFileSync } from 'node:fs';
 import { inspectKernel } from '../loader/kernel.js';
 import { MAX_MEMORY, MIN_MEMORY, Machine, type MachineExit } from '../vmm/machine.js';
 import type { Clock } from '../vmm/xen/time.js';
-import { recordExceptions } from '../vmm/report/exceptions.js';
+import { recordExceptions, type ExceptionRecord } from '../vmm/report/exceptions.js';
 import { ANSI, PLAIN, type Palette } from '../vmm/report/style.js';
 import { CliError, reportInternalError } from './errors.js';
 import { EXIT, statusForExit, wantsCrashReport } from './exit-codes.js';
@@ -72,7 +74,7 @@ export function wantColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv):
 }
 
 /** Read the kernel file; a one-line CliError (status 2) when that fails. */
-function readKernel(file: string): Uint8Array {
+export function readKernel(file: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(file));
   } catch (e) {
@@ -106,9 +108,13 @@ function runLoop(machine: Machine, out: OrderedOutput, host: RunHost): Promise<M
     };
     const off = host.onInterrupt(() => { interrupted = true; schedule(); });
     machine.onWake = schedule;
+    // A vCPU that sleeps with no deadline waits for a host event (a VXLAN datagram, console
+    // input) whose handle may not keep Node alive (sockets are unref'd): this does, until the end.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     const finish = (): void => {
       off();
       machine.onWake = null;
+      clearInterval(keepAlive);
       if (timer !== null) clearTimeout(timer);
     };
     function slice(): void {
@@ -141,6 +147,41 @@ function runLoop(machine: Machine, out: OrderedOutput, host: RunHost): Promise<M
     }
     slice();
   });
+}
+
+/** How a guest's end is told (endReport). */
+export interface EndContext {
+  /** It was stopped with the console escape key (not SIGINT). */
+  escaped: boolean;
+  exceptions: readonly ExceptionRecord[];
+  palette: Palette;
+  /** Several guests (multi-run.ts): this guest's name, in "xenkit: [name] ..." and the crash report's heading. */
+  name?: string;
+}
+
+/**
+ * What stderr says when a guest ended with `status` other than poweroff:
+ * one line, or a crash report. The formatters are imported here, only
+ * when a guest did not power off.
+ */
+export async function endReport(machine: Machine, exit: MachineExit | 'interrupted', status: number, c: EndContext): Promise<string> {
+  const { describeExit, formatCrashReport, whereIs } = await import('../vmm/report/crash.js');
+  const xk = c.name === undefined ? 'xenkit:' : `xenkit: [${c.name}]`;
+  if (exit === 'interrupted' && c.escaped) {
+    return `${xk} quit with the console escape key (${ESCAPE_KEY_NAME}) after ${machine.cpu.icount} guest instructions, at ${whereIs(machine)}\n`;
+  } else if (exit === 'interrupted') {
+    return `${xk} interrupted (SIGINT) after ${machine.cpu.icount} guest instructions, at ${whereIs(machine)}\n`;
+  } else if (wantsCrashReport(status)) {
+    return formatCrashReport(machine, { exit, exceptions: c.exceptions, palette: c.palette, ...(c.name !== undefined ? { guest: c.name } : {}) });
+  } else if (exit.kind === 'halted') {
+    const how = exit.in === 'block' ? 'blocked in SCHEDOP_block' : exit.in === 'poll' ? 'blocked in SCHEDOP_poll' : 'stopped at hlt';
+    const why = exit.in !== 'block' && exit.in !== 'poll' && !machine.cpu.interruptsEnabled
+      ? 'interrupts disabled' : 'no timer armed and no event can arrive';
+    return `${xk} ${describeExit(exit)} (${why}); ${how}, ${whereIs(machine)}\n`;
+  } else if (status === EXIT.REBOOT) {
+    return `${xk} ${describeExit(exit)}; xenkit does not restart guests\n`;
+  }
+  return `${xk} ${describeExit(exit)}\n`;
 }
 
 /** `xenkit run`: resolves to the exit status; throws CliError / LoaderError for bad input. */
@@ -218,25 +259,7 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
   await consoleHost.close(); // the terminal back to normal before any report
 
   const status = exit === 'interrupted' ? EXIT.INTERRUPTED : statusForExit(exit);
-  if (status !== EXIT.POWEROFF) {
-    const { describeExit, formatCrashReport, whereIs } = await import('../vmm/report/crash.js');
-    if (exit === 'interrupted' && escaped) {
-      say(`xenkit: quit with the console escape key (${ESCAPE_KEY_NAME}) after ${machine.cpu.icount} guest instructions, at ${whereIs(machine)}\n`);
-    } else if (exit === 'interrupted') {
-      say(`xenkit: interrupted (SIGINT) after ${machine.cpu.icount} guest instructions, at ${whereIs(machine)}\n`);
-    } else if (wantsCrashReport(status)) {
-      say(formatCrashReport(machine, { exit, exceptions: exceptions.records, palette }));
-    } else if (exit.kind === 'halted') {
-      const how = exit.in === 'block' ? 'blocked in SCHEDOP_block' : exit.in === 'poll' ? 'blocked in SCHEDOP_poll' : 'stopped at hlt';
-      const why = exit.in !== 'block' && exit.in !== 'poll' && !machine.cpu.interruptsEnabled
-        ? 'interrupts disabled' : 'no timer armed and no event can arrive';
-      say(`xenkit: ${describeExit(exit)} (${why}); ${how}, ${whereIs(machine)}\n`);
-    } else if (status === EXIT.REBOOT) {
-      say(`xenkit: ${describeExit(exit)}; xenkit does not restart guests\n`);
-    } else {
-      say(`xenkit: ${describeExit(exit)}\n`);
-    }
-  }
+  if (status !== EXIT.POWEROFF) say(await endReport(machine, exit, status, { escaped, exceptions: exceptions.records, palette }));
   out.flush();
   return status;
 }

@@ -6,12 +6,13 @@
  * before the stub listens. (Devices across reboots under --gdb and
  * --watch: devices-debug.test.ts.)
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildGuest } from '../e2e/guests.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAIN = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -64,4 +65,23 @@ describe('xenkit run --disk / --net', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   });
+
+  it('a guest waiting only for VXLAN frames keeps the run alive (stdin closed) until SIGINT', async () => {
+    const demo = buildGuest(join('..', '..', 'templates', 'minios', 'app', 'netdemo.c'));
+    const child = spawn(process.execPath, [MAIN, 'run', demo.pv, '--net', 'vxlan:127.0.0.1:9,vni=7,local=127.0.0.1:0', '--cmdline', 'seconds=0'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' },
+    });
+    let out = '', err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const status = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    // Up and waiting: give it time to (wrongly) exit by itself, then interrupt.
+    const t0 = Date.now();
+    while (!out.includes('netdemo') && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 800));
+    expect(child.exitCode, `${out}\n${err}`).toBeNull();
+    child.kill('SIGINT');
+    expect(await status).toBe(130);
+    expect(err).toMatch(/xenkit: interrupted \(SIGINT\)/);
+  }, 30_000);
 });

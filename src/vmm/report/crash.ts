@@ -56,6 +56,8 @@ export interface CrashReportOptions {
   maxFrames?: number;
   /** Words of stack shown (default 16). */
   stackWords?: number;
+  /** The guest's name when several run in one process: the heading names it. */
+  guest?: string;
 }
 
 /** One backtrace frame. */
@@ -273,7 +275,7 @@ export function formatCrashReport(m: ReportSubject, o: CrashReportOptions): stri
   const out: string[] = [];
   const faulting = exit !== null && (exit.kind === 'crash' || exit.kind === 'triple-fault');
 
-  out.push(p.heading(p.error('=== xenkit crash report ===')));
+  out.push(p.heading(p.error(o.guest === undefined ? '=== xenkit crash report ===' : `=== xenkit crash report: guest [${o.guest}] ===`)));
   out.push(`reason:  ${p.error(describeExit(exit))}`);
   const mib = (domain.nrPages * 4096) / (1 << 20);
   out.push(`kernel:  ${kernel.file} (${kernel.type.toUpperCase()}), ${mib} MiB, command line ${JSON.stringify(domain.cmdline)}`);
