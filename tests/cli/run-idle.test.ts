@@ -8,6 +8,7 @@
  *  - SIGINT ends an idle wait at once.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,9 +22,6 @@ const build = join(here, '..', '.build', 'cli-idle');
 
 /** A PV kernel: callbacks, VIRQ_TIMER bound, periodic timer off, set_timer_op(`ns`), block; the callback powers off. */
 function sleeper(ns: number): string {
-  const elf = join(build, `sleeper-${ns}.elf`);
-  if (existsSync(elf)) return elf;
-  mkdirSync(build, { recursive: true });
   const src = `
 #define NOTE(type, desc...) .p2align 2; .long 4, 2f - 1f, type; .asciz "Xen"; 1: desc; 2: .p2align 2
     .section .note.Xen, "a", @note
@@ -44,13 +42,15 @@ _start:
     mov $0xe019, %edx
     mov $event, %esi
     int $0x82
-    mov $32, %eax               /* bind_virq(VIRQ_TIMER) */
-    mov $1, %ebx
-    mov $virq, %ecx
-    int $0x82
+    /* The 100 Hz tick off before VIRQ_TIMER is bound: on a loaded host the first
+       instructions may run after a tick was due, and it must not wake the block. */
     mov $24, %eax               /* stop_periodic_timer */
     mov $7, %ebx
     xor %ecx, %ecx
+    int $0x82
+    mov $32, %eax               /* bind_virq(VIRQ_TIMER) */
+    mov $1, %ebx
+    mov $virq, %ecx
     int $0x82
     mov $15, %eax               /* set_timer_op */
     mov $${ns}, %ebx
@@ -75,7 +75,12 @@ reason: .long 0
 hypercall_page:
     .fill 4096, 1, 0xc3
 `;
-  const s = join(build, `sleeper-${ns}.S`);
+  // Cached by content: an edit of the source above builds afresh.
+  const tag = createHash('sha256').update(src).digest('hex').slice(0, 12);
+  const elf = join(build, `sleeper-${ns}-${tag}.elf`);
+  if (existsSync(elf)) return elf;
+  mkdirSync(build, { recursive: true });
+  const s = join(build, `sleeper-${ns}-${tag}.S`);
   writeFileSync(s, src);
   execFileSync('gcc', ['-m32', '-nostdlib', '-static', '-no-pie', '-Wl,--build-id=none',
     `-Wl,-T,${join(here, '..', 'fixtures', 'loader', 'link.ld')}`, '-o', elf, s], { stdio: ['ignore', 'pipe', 'pipe'] });
