@@ -68,7 +68,7 @@ export const bootBenchmark: Benchmark = {
   description: 'xenkit run of the hello guest: time to first console byte and whole process',
   async run(ctx: BenchContext): Promise<BenchResult> {
     const cli = join(ctx.root, 'bin', 'xenkit.js');
-    if (!existsSync(join(ctx.root, 'dist', 'xenkit.mjs'))) throw new BenchFailure('dist/xenkit.mjs is missing: run `npm run build`');
+    if (!existsSync(join(ctx.root, 'dist', 'xenkit.cjs'))) throw new BenchFailure('dist/xenkit.cjs is missing: run `npm run build`');
     const kernel = helloKernel(ctx);
     const runs = Math.max(ctx.runs, 5);
     await timeRun(process.execPath, cli, kernel); // warm-up (file cache)

@@ -85,4 +85,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+void main().then((status) => { process.exitCode = status; });

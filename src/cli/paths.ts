@@ -1,7 +1,7 @@
 /**
  * Where xenkit's own files are: the package root (the nearest package.json
  * named "xenkit" above the running module — dist/src/cli/*.js or the
- * bundle dist/xenkit.mjs), the guest template, and the demo kernel that
+ * bundle dist/xenkit.cjs), the guest template, and the demo kernel that
  * `npm start` / `xenkit demo` boots.
  *
  * The demo kernel is templates/minios/build/kernel.elf when `npm install`

@@ -33,7 +33,7 @@
  * the output shows a missing tool (status 127, "not found"), the message
  * points to `xenkit doctor`.
  *
- * chokidar is imported when watching starts, never by a plain run.
+ * chokidar is loaded when watching starts, never by a plain run.
  *
  * Globs: `*` and `?` within one path segment, `**` across segments,
  * `[abc]` classes and `{a,b}` alternatives (chokidar 4 has no globs of its
@@ -44,6 +44,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { createRequire } from 'node:module';
 import type { FSWatcher } from 'chokidar';
 
 /** Quiet time after the last change before a build starts. */
@@ -228,7 +229,9 @@ export class KernelWatcher {
   /** Start watching; resolves once the initial scan is done. */
   async start(): Promise<void> {
     // Loaded here: a plain `xenkit run` (and its start-up time) never loads chokidar.
-    const { watch } = await import('chokidar');
+    // require, not import(): the bundle bin/xenkit.js runs is CommonJS in a vm.Script, where a
+    // dynamic import() of a package has no loader (chokidar 4 ships both module formats).
+    const { watch } = createRequire(import.meta.url)('chokidar') as typeof import('chokidar');
     const roots: string[] = [];
     if (this.cfg.paths.length === 0) {
       roots.push(this.cfg.project);

@@ -1,6 +1,6 @@
 /**
  * `xenkit run --gdb … / --watch …` as a user runs it: the built command
- * (bin/xenkit.js → dist/xenkit.mjs, which `npm test` builds first) in a
+ * (bin/xenkit.js → dist/xenkit.cjs, which `npm test` builds first) in a
  * child process — the options and their help, one-line errors for bad
  * combinations and addresses, the exposure warning for a non-loopback
  * host, a guest that ends with no debugger attached ending the run, and
