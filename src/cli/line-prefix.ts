@@ -15,6 +15,7 @@
  * prefix follows the "\n"); nothing is decoded, so a UTF-8 character is
  * never split except by that length cut.
  */
+import { concat } from './output.js';
 
 const NL = 0x0a;
 
@@ -87,14 +88,4 @@ export class LinePrefixer {
     this.pendingBytes = 0;
     return out;
   }
-}
-
-function concat(chunks: readonly Uint8Array[], n: number): Uint8Array {
-  const all = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return all;
 }

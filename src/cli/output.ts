@@ -80,7 +80,8 @@ export class OrderedOutput {
   }
 }
 
-function concat(chunks: Uint8Array[], n: number): Uint8Array {
+/** The first `n` bytes of `chunks`, joined. */
+export function concat(chunks: readonly Uint8Array[], n: number): Uint8Array {
   const all = new Uint8Array(n);
   let at = 0;
   for (const c of chunks) {
