@@ -15,6 +15,8 @@
  * Names. Each guest is named after its kernel file ("netdemo.elf" →
  * netdemo), or its directory for the template's generic names
  * (build/netdemo/kernel.elf → netdemo), made unique with "-2", "-3"...
+ * Guest i (from 1, in command-line order) is domain i, as a toolstack
+ * numbers domains; each has the xenstore of its own machine.
  * The name is the domain's `name` in xenstore and the prefix of its
  * console lines ("[netdemo] ...", line-prefix.ts) and of what xenkit says
  * about it on stderr ("xenkit: [netdemo] powered off").
@@ -214,7 +216,7 @@ export async function multiRunCommand(args: readonly GuestArgs[], host: RunHost 
       const prefixer = new LinePrefixer(`[${p.name}] `, (b) => out.stdout(b));
       const holder: { console: ConsoleHost | null } = { console: null };
       const machine = forGuest(p.n, () => new Machine({
-        kernel: p.kernel, memory: p.memory, cmdline: p.opts.cmdline, name: p.name,
+        kernel: p.kernel, memory: p.memory, cmdline: p.opts.cmdline, name: p.name, domid: p.n,
         console: { write: (b) => holder.console?.write(b) },
         ...(p.opts.deterministic === true ? {} : { clock }),
       }));

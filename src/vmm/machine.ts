@@ -102,6 +102,8 @@ export interface MachineOptions {
   console: ConsoleSink;
   /** The domain's name in xenstore (default "xenkit-guest"). */
   name?: string;
+  /** The domain's id (default 1): guests of one process get distinct ids, as on Xen. */
+  domid?: number;
   /**
    * Host clock for guest time (the CLI passes the process clock). Omitted:
    * the deterministic clock, 1 ns per retired instruction with idle time
@@ -201,6 +203,7 @@ export class Machine {
     this.cpu = createCpu(this.mem);
     this.domain = new Domain({
       type: o.kernel.type, cpu: this.cpu, mem: this.mem, nrPages, console: o.console, cmdline, clock: o.clock ?? null,
+      ...(o.domid !== undefined ? { domid: o.domid } : {}),
     });
     const dom = this.domain;
     this.cpu.host = new XenPlatform(dom);
