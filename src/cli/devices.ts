@@ -59,8 +59,15 @@ export function parseDevices(args: DeviceArgs, kernelPath: string, guest = 0): {
   }
 }
 
-/** Open the images and network ports for one machine (`guest`: as for parseDevices). */
-export async function openDevices(args: DeviceArgs, kernelPath: string, warn: (msg: string) => void, guest = 0): Promise<OpenDevices> {
+/**
+ * Open the images and network ports for one machine (`guest`: as for
+ * parseDevices). `warn` hears about this machine's devices; `hostWarn`
+ * about the process's sockets, which several guests share (the first call
+ * that needs them sets it).
+ */
+export async function openDevices(
+  args: DeviceArgs, kernelPath: string, warn: (msg: string) => void, guest = 0, hostWarn: (msg: string) => void = warn,
+): Promise<OpenDevices> {
   const { disks, nets } = parseDevices(args, kernelPath, guest);
   const hosts: BlockHost[] = [];
   const ports: NetPort[] = [];
@@ -71,7 +78,7 @@ export async function openDevices(args: DeviceArgs, kernelPath: string, warn: (m
   try {
     for (const d of disks) hosts.push(openBlockHost(d.path, d.readonly));
     if (nets.length > 0) {
-      sharedNetHost ??= nodeNetHost({ warn });
+      sharedNetHost ??= nodeNetHost({ warn: hostWarn });
       for (const c of nets) ports.push(await createNetPort(c, sharedNetHost));
     }
   } catch (e) {

@@ -206,7 +206,7 @@ export async function multiRunCommand(args: readonly GuestArgs[], host: RunHost 
     for (const p of plans) {
       const warn = (m: string): void => say(`xenkit: [${p.name}] ${m}\n`);
       const d = p.wantDevices
-        ? await (await import('./devices.js')).openDevices(p.opts, p.file, warn, p.n - 1).catch((e: unknown) => { throw tagged(p.n, e); })
+        ? await (await import('./devices.js')).openDevices(p.opts, p.file, warn, p.n - 1, (m) => say(`xenkit: ${m}\n`)).catch((e: unknown) => { throw tagged(p.n, e); })
         : null;
       if (d !== null) opened.push(d);
       devices.push(d);
