@@ -43,7 +43,7 @@ import { EXIT, statusForExit, wantsCrashReport } from './exit-codes.js';
 import { hostClock } from './host-clock.js';
 import { OrderedOutput } from './output.js';
 import type { RunOptions } from './program.js';
-import { SLICE, wantColour, type RunHost } from './run.js';
+import { SLICE, readKernel, wantColour, type RunHost } from './run.js';
 import { parseSize } from './size.js';
 import { KernelWatcher, findProjectDir } from './watch.js';
 
@@ -67,19 +67,6 @@ export interface DebugRunDeps {
 export function wantsDebugRun(opts: RunOptions): boolean {
   return opts.gdb !== undefined || opts.gdbWait === true || opts.watch === true ||
     opts.build !== undefined || (opts.watchPath !== undefined && opts.watchPath.length > 0);
-}
-
-function readKernelFile(file: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(file));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file'
-      : code === 'EACCES' ? 'permission denied'
-        : code === 'EISDIR' ? 'is a directory, not a kernel file'
-          : (e as Error).message;
-    throw new CliError(`${file}: cannot read the kernel: ${why}`);
-  }
 }
 
 /** What the run writes itself and watch mode must not mistake for a source change: images and their locks, captures, the console log. */
@@ -125,7 +112,7 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
   })) {
     throw new CliError(`--watch: no Makefile in ${relative(cwd, project) || '.'} or above; say how to build the kernel with --build CMD`);
   }
-  const firstBytes = readKernelFile(kernelPath);
+  const firstBytes = readKernel(kernelPath);
   let kernel: KernelImage = inspectKernel(firstBytes, file);
 
   const out = new OrderedOutput(host.stdout, host.stderr);
