@@ -39,6 +39,14 @@
  * While guests wait for host events alone, a long timer keeps Node's
  * event loop alive (the sockets are unref'd).
  *
+ * Lockstep: when every guest runs on the deterministic clock, they share
+ * one guest time. Each round moves a horizon LOCKSTEP_QUANTUM_NS forward;
+ * every live guest runs, or sleeps (Machine.skipLimitNs), up to it and no
+ * further, so a guest that sleeps until a far timer cannot leave its peers
+ * behind. When every guest sleeps the horizon jumps to the earliest
+ * deadline; no host time is waited for. The order of everything depends
+ * only on the guests and their input: the run is reproducible.
+ *
  * Ending: each guest ends on its own; a line on stderr says how, as it
  * happens (run.ts's endReport, with the guest's name). SIGINT or the
  * console escape key ends all that still run (status 130 each). The run
@@ -66,6 +74,12 @@ import type { OpenDevices } from './devices.js';
 
 /** While every guest waits for host events alone, the loop still wakes this often (ms). */
 const KEEP_ALIVE_MS = 60_000;
+/**
+ * Lockstep (every guest --deterministic): guest time added to the common
+ * horizon per round. A frame reaches its receiver at most this much guest
+ * time late; the same as SLICE in instructions, so rounds cost the same.
+ */
+const LOCKSTEP_QUANTUM_NS = BigInt(SLICE);
 
 /** File names too generic to tell guests apart: the directory names the guest instead. */
 const GENERIC_NAMES = new Set(['kernel', 'kernel-pvh', 'vmlinux', 'vmlinuz']);
@@ -111,6 +125,8 @@ interface Guest {
   wakeAt: number | null;
   /** onWake fired since it went idle. */
   woken: boolean;
+  /** Lockstep: the system time its sleep ends (null: when woken). */
+  untilNs: bigint | null;
   /** A peer on one of its switches counts as a host event source (see the header). */
   peerSource: boolean;
 }
@@ -237,7 +253,7 @@ export async function multiRunCommand(args: readonly GuestArgs[], host: RunHost 
       consoles.push(console);
       guests.push({
         n: p.n, name: p.name, machine, console, prefixer, exceptions: recordExceptions(machine.cpu), switches: p.switches,
-        exit: null, idle: false, wakeAt: null, woken: false, peerSource: false,
+        exit: null, idle: false, wakeAt: null, woken: false, untilNs: null, peerSource: false,
       });
     }
   } catch (e) {
@@ -362,6 +378,9 @@ function updatePeers(guests: readonly Guest[], enabled = true): void {
 function roundRobin(
   guests: readonly Guest[], out: OrderedOutput, host: RunHost, ended: (g: Guest) => void, stuck: () => void,
 ): Promise<boolean> {
+  // Every guest on the deterministic clock: one common guest time (see the header).
+  const lockstep = guests.every((g) => g.machine.domain.time.deterministic);
+  let horizon = 0n;
   return new Promise((resolvePromise, reject) => {
     let interrupted = false;
     let timer: ReturnType<typeof setTimeout> | null = null;
@@ -390,15 +409,24 @@ function roundRobin(
           resolvePromise(true);
           return;
         }
+        if (lockstep) horizon += LOCKSTEP_QUANTUM_NS;
         for (const g of guests) {
           if (g.exit !== null) continue;
-          if (g.idle && !g.woken && (g.wakeAt === null || g.wakeAt > performance.now())) continue;
+          let budget = SLICE;
+          if (lockstep) {
+            // Each guest runs (or sleeps) up to the horizon, no further.
+            g.machine.skipLimitNs = horizon;
+            const ahead = horizon - g.machine.domain.time.nowNs();
+            if (ahead <= 0n) continue;
+            budget = ahead > 1n << 30n ? 2 ** 30 : Number(ahead);
+          } else if (g.idle && !g.woken && (g.wakeAt === null || g.wakeAt > performance.now())) continue;
           g.idle = false;
           g.woken = false;
-          const r = g.machine.step(SLICE);
+          const r = g.machine.step(budget);
           if (r === null) continue;
           if (r.kind === 'idle') {
             g.idle = true;
+            g.untilNs = r.untilNs;
             g.wakeAt = r.waitNs === null ? null : performance.now() + waitMs(r.waitNs);
             continue;
           }
@@ -412,6 +440,22 @@ function roundRobin(
           return;
         }
         if (scheduled) return; // a wake during the round already asked for the next one
+        if (lockstep) {
+          const live = guests.filter((g) => g.exit === null);
+          if (live.some((g) => !g.idle || g.woken)) {
+            schedule();
+            return;
+          }
+          // All asleep: the horizon jumps to the earliest deadline (no host time is waited for).
+          let next: bigint | null = null;
+          for (const g of live) if (g.untilNs !== null && (next === null || g.untilNs < next)) next = g.untilNs;
+          if (next !== null) {
+            if (next - LOCKSTEP_QUANTUM_NS > horizon) horizon = next - LOCKSTEP_QUANTUM_NS;
+            schedule();
+            return;
+          }
+          // No deadline at all: as below, stuck or waiting for host events.
+        }
         // Another round at once if any guest can run; else sleep until the earliest deadline (or a wake).
         const now = performance.now();
         let earliest = Infinity;

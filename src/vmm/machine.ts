@@ -173,6 +173,14 @@ export class Machine {
    */
   asyncEventSources = 0;
   /**
+   * Deterministic clock only: how far (system time, ns) an idle vCPU may
+   * sleep through time. null (the default): to its next deadline at once.
+   * Set by a scheduler that keeps several deterministic machines in
+   * lockstep (xenkit run --and): a sleeping guest's time then follows the
+   * common horizon, and `step` reports it idle there.
+   */
+  skipLimitNs: bigint | null = null;
+  /**
    * Called when something outside `step` (a host event source) woke the
    * sleeping vCPU: an idle caller should call `step` again now.
    */
@@ -321,6 +329,12 @@ export class Machine {
             continue;
           }
           n = Math.max(1, Math.min(n, k));
+        }
+        if (this.skipLimitNs !== null && time.deterministic) {
+          // Lockstep: not past the common horizon (a woken sleeper's budget is time, not instructions).
+          const k = time.instructionsUntil(this.skipLimitNs);
+          if (k === 0) break;
+          n = Math.min(n, k);
         }
         const before = cpu.icount;
         const why = run(cpu, n);
@@ -561,6 +575,13 @@ export class Machine {
       return null;
     }
     this.checkDue = true;
+    if (time.deterministic && this.skipLimitNs !== null) {
+      // Lockstep with other machines: sleep through time only up to the common horizon.
+      const limit = this.skipLimitNs;
+      time.skipTo(deadline !== null && deadline < limit ? deadline : limit);
+      if (deadline !== null && deadline <= time.nowNs()) return null;
+      return { kind: 'idle', untilNs: deadline, waitNs: deadline === null ? null : deadline - time.nowNs() };
+    }
     if (deadline === null) return { kind: 'idle', untilNs: null, waitNs: null };
     if (time.deterministic) {
       time.skipTo(deadline);

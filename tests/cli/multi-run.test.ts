@@ -8,6 +8,9 @@
  *    names), the replies and the summary are there, the MACs differ, both
  *    power off (one stderr line each), status 0, and the `pcap=` capture
  *    of one vif has records;
+ *  - with --deterministic on both, the guests share one guest time
+ *    (lockstep): the answering guest's 60 s sleep cannot run ahead of the
+ *    pinger, and two runs print the same bytes;
  *  - stdin goes to the first guest (it reads "quit"); the second, waiting
  *    for frames with no deadline, ends 'halted' (status 10) once its only
  *    peer has gone: the run's status is the first non-poweroff in order;
@@ -111,6 +114,26 @@ describe('xenkit run --and: two netdemo guests on one switch', () => {
     const cap = readFileSync(pcap);
     expect(cap.readUInt32LE(0)).toBe(0xa1b2c3d4);
     expect(cap.length, why).toBeGreaterThan(24 + 9 * (16 + 60));
+  }, 60_000);
+
+  it('--deterministic on every guest: one common guest time, the same bytes on every run', async () => {
+    const run = (): Promise<Result> => xenkit(['run',
+      netdemo, '--deterministic', '--net', 'switch:lan', '--cmdline', 'ip=10.0.0.2/24 answer=4',
+      '--and', netdemo, '--deterministic', '--net', 'switch:lan', '--cmdline', 'ip=10.0.0.3/24 ping=10.0.0.2']);
+    const [r1, r2] = [await run(), await run()];
+    const why = `stdout:\n${r1.stdout}\nstderr:\n${r1.stderr}`;
+    expect(r1.status, why).toBe(0);
+    expect(r2.status).toBe(0);
+    const out = r1.stdout.replace(/\r/g, '');
+    // The answering guest sleeps up to 60 s between frames: in lockstep its time cannot run ahead
+    // of the pinger's, so it is still there for all four pings (alone, it would skip its 60 s at once).
+    expect(out, why).toContain('[netdemo-2] netdemo: 4 packets transmitted, 4 received\n');
+    expect(out, why).toContain('[netdemo] netdemo: answered 4 echo requests (answer=4): stopping\n');
+    // Round trips in guest time: identical in every run, and the whole output too.
+    const rtts = [...out.matchAll(/icmp_seq=\d time=(\d+\.\d{3}) ms/g)].map((m) => m[1]);
+    expect(rtts, why).toHaveLength(4);
+    expect(r2.stdout).toBe(r1.stdout);
+    expect(r2.stderr).toBe(r1.stderr);
   }, 60_000);
 
   it('stdin is the first guest\'s; the second, left waiting for frames alone, halts: status 10', async () => {
