@@ -44,6 +44,31 @@ export interface RunHost {
   clock?: Clock;
   /** The console's input for `--console stdio` (a function: stdin is opened only when used); omitted: no input. */
   stdin?: () => StdinLike;
+  /** When a guest that has printed nothing gets its notice (default QUIET_NOTICE_MS; tests). */
+  quietNoticeMs?: number;
+}
+
+/**
+ * A guest that has printed nothing this long after start gets one line
+ * on stderr saying what it does — running where, or sleeping in what —
+ * when stderr is a terminal: a long boot does not look like a hang.
+ */
+export const QUIET_NOTICE_MS = 3000;
+
+/** The quiet-guest notice: where the guest is and whether it runs or sleeps. */
+export async function quietNotice(machine: Machine, afterMs: number): Promise<string> {
+  const { whereIs } = await import('../vmm/report/crash.js');
+  const dom = machine.domain;
+  const secs = afterMs >= 1000 ? `${(afterMs / 1000).toFixed(afterMs % 1000 === 0 ? 0 : 1)} s` : `${afterMs} ms`;
+  let what: string;
+  if (dom.sleep !== null) {
+    const how = dom.sleep.kind === 'poll' ? 'SCHEDOP_poll' : dom.sleep.hlt ? 'hlt' : 'SCHEDOP_block';
+    what = `it sleeps in ${how} at ${whereIs(machine)}, waiting for an event`;
+  } else {
+    const m = machine.cpu.icount / 1e6;
+    what = `it is running at ${whereIs(machine)}, ${m >= 10 ? Math.round(m) : m.toFixed(1)} million instructions so far`;
+  }
+  return `xenkit: the guest has printed nothing in ${secs}; ${what} (Ctrl-C stops it and says where)\n`;
 }
 
 /** The real process. */
@@ -200,8 +225,10 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
   const out = new OrderedOutput(host.stdout, host.stderr);
   const palette: Palette = wantColour(host.stderr, host.env) ? ANSI : PLAIN;
   const clock = opts.deterministic === true ? undefined : host.clock ?? hostClock();
+  let printed = false;
   const machine = new Machine({
-    kernel, memory, cmdline: opts.cmdline, console: { write: (b) => consoleHost.write(b) }, ...(clock !== undefined ? { clock } : {}),
+    kernel, memory, cmdline: opts.cmdline, console: { write: (b) => { printed = true; consoleHost.write(b); } },
+    ...(clock !== undefined ? { clock } : {}),
   });
   devices?.attach(machine);
   const exceptions = recordExceptions(machine.cpu);
@@ -237,10 +264,20 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
       return () => { off(); consoleHost.onQuit(() => undefined); };
     },
   };
+  // On a terminal, a guest that stays silent gets one line saying what it does.
+  const quietMs = host.quietNoticeMs ?? QUIET_NOTICE_MS;
+  const quiet = host.stderr.isTTY === true
+    ? setTimeout(() => {
+      if (printed || machine.exit !== null) return;
+      void quietNotice(machine, quietMs).then((line) => { if (!printed && machine.exit === null) { say(line); out.flush(); } });
+    }, quietMs)
+    : null;
+  quiet?.unref();
   let exit: MachineExit | 'interrupted';
   try {
     exit = await runLoop(machine, out, loopHost);
   } catch (e) {
+    if (quiet !== null) clearTimeout(quiet);
     machine.close();
     await consoleHost.close();
     out.flush();
@@ -254,6 +291,7 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
     out.flush();
     return status;
   }
+  if (quiet !== null) clearTimeout(quiet);
   out.flush();
   machine.close(); // disks flushed and unlocked, sockets and capture files closed
   await consoleHost.close(); // the terminal back to normal before any report

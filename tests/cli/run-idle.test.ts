@@ -20,8 +20,12 @@ import { Machine } from '../../src/vmm/machine.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const build = join(here, '..', '.build', 'cli-idle');
 
-/** A PV kernel: callbacks, VIRQ_TIMER bound, periodic timer off, set_timer_op(`ns`), block; the callback powers off. */
-function sleeper(ns: number): string {
+/**
+ * A PV kernel: callbacks, VIRQ_TIMER bound, periodic timer off,
+ * set_timer_op(`ns`), block; the callback powers off. With `spin`, it
+ * spins at `spin_here` instead, printing nothing.
+ */
+function sleeper(ns: number, spin = false): string {
   const src = `
 #define NOTE(type, desc...) .p2align 2; .long 4, 2f - 1f, type; .asciz "Xen"; 1: desc; 2: .p2align 2
     .section .note.Xen, "a", @note
@@ -36,6 +40,7 @@ function sleeper(ns: number): string {
     .text
     .globl _start
 _start:
+${spin ? 'spin_here: jmp spin_here' : ''}
     mov $4, %eax                /* set_callbacks */
     mov $0xe019, %ebx
     mov $event, %ecx
@@ -77,10 +82,10 @@ hypercall_page:
 `;
   // Cached by content: an edit of the source above builds afresh.
   const tag = createHash('sha256').update(src).digest('hex').slice(0, 12);
-  const elf = join(build, `sleeper-${ns}-${tag}.elf`);
+  const elf = join(build, `sleeper-${ns}${spin ? '-spin' : ''}-${tag}.elf`);
   if (existsSync(elf)) return elf;
   mkdirSync(build, { recursive: true });
-  const s = join(build, `sleeper-${ns}-${tag}.S`);
+  const s = join(build, `sleeper-${ns}${spin ? '-spin' : ''}-${tag}.S`);
   writeFileSync(s, src);
   execFileSync('gcc', ['-m32', '-nostdlib', '-static', '-no-pie', '-Wl,--build-id=none',
     `-Wl,-T,${join(here, '..', 'fixtures', 'loader', 'link.ld')}`, '-o', elf, s], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -129,6 +134,33 @@ describe('xenkit run: a sleeping guest', () => {
     expect(await runCommand(elf, { memory: '16M', cmdline: '' }, h)).toBe(EXIT.INTERRUPTED);
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(h.err).toMatch(/^xenkit: interrupted \(SIGINT\)/);
+  });
+
+  it('on a terminal, a guest that prints nothing gets one line saying what it does; not in a pipe', async () => {
+    const tty = (): Fake => { const h = host(); (h.stderr as { isTTY?: boolean }).isTTY = true; h.quietNoticeMs = 50; return h; };
+    // Sleeping (a 60 s timer).
+    const a = tty();
+    const ra = runCommand(sleeper(60_000_000_000), { memory: '16M', cmdline: '' }, a);
+    await vi.waitFor(() => { expect(a.err).toContain('printed nothing'); }, { timeout: 5000 });
+    a.interrupt();
+    expect(await ra).toBe(EXIT.INTERRUPTED);
+    expect(a.err).toMatch(/^xenkit: the guest has printed nothing in 50 ms; it sleeps in SCHEDOP_block at eip 0x[0-9a-f]{8} \(_start\+0x[0-9a-f]+\), waiting for an event \(Ctrl-C stops it and says where\)\n/);
+    // Running (a spin loop).
+    const b = tty();
+    const rb = runCommand(sleeper(60_000_000_000, true), { memory: '16M', cmdline: '' }, b);
+    await vi.waitFor(() => { expect(b.err).toContain('printed nothing'); }, { timeout: 5000 });
+    b.interrupt();
+    expect(await rb).toBe(EXIT.INTERRUPTED);
+    expect(b.err).toMatch(/^xenkit: the guest has printed nothing in 50 ms; it is running at eip 0x[0-9a-f]{8} \(spin_here\), [\d.]+ million instructions so far/);
+    expect(b.err.match(/printed nothing/g)).toHaveLength(1); // once
+    // Not a terminal: never.
+    const c = host();
+    c.quietNoticeMs = 50;
+    const rc = runCommand(sleeper(60_000_000_000, true), { memory: '16M', cmdline: '' }, c);
+    await new Promise((r) => setTimeout(r, 300));
+    c.interrupt();
+    expect(await rc).toBe(EXIT.INTERRUPTED);
+    expect(c.err).not.toContain('printed nothing');
   });
 
   it('waitMs rounds guest nanoseconds up to host milliseconds', () => {
