@@ -85,7 +85,9 @@ const MULTI_NOTES = `Several guests in one process (docs/cli.md, "Several guests
   the kernel file's name, or its directory's for kernel.elf; made unique with
   -2, -3, ...); stdin goes to the first guest whose console is stdio. Ctrl-C
   (or Ctrl-] on a terminal console) ends every guest; --gdb and --watch take
-  one guest. An option value that is literally --and is written --opt=--and.
+  one guest. With --deterministic on every guest they share one guest time
+  (lockstep), and the same guests print the same bytes on every run. An
+  option value that is literally --and is written --opt=--and.
 
 Example (both end by themselves: netdemo's ping= and answer=):
   xenkit run build/netdemo/kernel.elf --net switch:lan --cmdline 'ip=10.0.0.2/24 answer=4' \\
