@@ -106,16 +106,20 @@ describe.runIf(HAVE_MAKE)('devices across reboots', () => {
     const x = await startXenkit('build/kernel.elf', {
       gdbWait: true, watch: true, deterministic: false, disk: [p.img], net: [`switch:lan,pcap=${p.pcap}`],
     }, { cwd: p.dir, debounceMs: 30 });
-    const marker = join(p.dir, 'before-edit');
+    // gdb's shell waits for this file, which the test writes once xenkit says the rebuilt kernel waits for gdb.
+    const pendingFlag = join(work, 'gdb-reboot-pending');
+    const flagWhenPending = until(() => x.err().includes('was rebuilt; the guest reboots into it'), 40_000)
+      .then(() => writeFileSync(pendingFlag, ''));
     const r = await runGdb(x.port, [
       'break devices_done', 'continue',
       // Edit while gdb holds the guest stopped: the rebuilt kernel waits for gdb to resume it.
-      `shell touch ${marker} && sleep 0.05 && sed -i 's/REBOOTDEV_VERSION 1/REBOOTDEV_VERSION 2/' ${p.app} && ` +
-        `while [ ! ${kernel} -nt ${marker} ]; do sleep 0.05; done; sleep 0.5`,
+      `shell sed -i 's/REBOOTDEV_VERSION 1/REBOOTDEV_VERSION 2/' ${p.app} && ` +
+        `for i in $(seq 600); do [ -e ${pendingFlag} ] && break; sleep 0.05; done`,
       'echo ==c2\\n', 'continue', 'echo ==c3\\n', 'continue', 'echo ==c4\\n', 'continue',
       'echo ==reset\\n', 'monitor reset', 'echo ==c5\\n', 'continue',
       'delete', 'detach',
     ], { elf: kernel, timeoutMs: 40_000 });
+    await flagWhenPending;
     const out = r.text;
     expect(out, out).not.toMatch(BAD);
     // gdb steps off the breakpoint in the old kernel, then continues: the rebuilt kernel boots,
