@@ -131,7 +131,7 @@ describe.runIf(HAVE_GDB)('gdb on a PV guest', () => {
 
   it('a second debugger is refused while one is attached', async () => {
     const x = await startXenkit(gdbGuest.pv, { gdbWait: true });
-    const first = runGdb(x.port, ['shell sleep 1', 'detach']);
+    const first = runGdb(x.port, ['shell sleep 3', 'detach']); // long enough for the second gdb to start on a loaded machine
     await until(() => x.target.attached);
     const second = await runGdb(x.port, ['info registers eip']);
     expect(second.text).toMatch(/Remote connection closed|Connection reset|not responding|Remote communication error/i);
