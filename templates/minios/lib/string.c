@@ -7,13 +7,19 @@
  */
 #include <minios/lib.h>
 
+/*
+ * memcpy and memset are the x86 string instructions: `rep movsb` and
+ * `rep stosb` are what current processors copy and fill fastest (the
+ * "enhanced REP MOVSB/STOSB" of Intel's optimisation manual), and an
+ * emulator runs them as one bulk copy rather than a loop of thousands of
+ * instructions. The direction flag is clear, as the i386 ABI guarantees
+ * at every call.
+ */
 void *memcpy(void *dst, const void *src, size_t n)
 {
-    unsigned char *d = dst;
-    const unsigned char *s = src;
+    void *d = dst;
 
-    while (n--)
-        *d++ = *s++;
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
     return dst;
 }
 
@@ -25,8 +31,7 @@ void *memmove(void *dst, const void *src, size_t n)
     if (d == s || n == 0)
         return dst;
     if (d < s) {
-        while (n--)
-            *d++ = *s++;
+        memcpy(d, s, n); /* forward, byte by byte in effect: safe for this overlap */
     } else {
         d += n;
         s += n;
@@ -38,10 +43,9 @@ void *memmove(void *dst, const void *src, size_t n)
 
 void *memset(void *dst, int c, size_t n)
 {
-    unsigned char *d = dst;
+    void *d = dst;
 
-    while (n--)
-        *d++ = (unsigned char)c;
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
     return dst;
 }
 
