@@ -71,6 +71,8 @@ export async function openDevices(
   const { disks, nets } = parseDevices(args, kernelPath, guest);
   const hosts: BlockHost[] = [];
   const ports: NetPort[] = [];
+  // Captures follow the guest's own clock when it is deterministic (reproducible pcap files), else the host's.
+  let captureClock: (() => number) | null = null;
   const closeAll = (): void => {
     for (const h of hosts.splice(0)) { try { h.close(); } catch { /* best effort */ } }
     for (const p of ports.splice(0)) { try { p.close(); } catch { /* best effort */ } }
@@ -79,7 +81,10 @@ export async function openDevices(
     for (const d of disks) hosts.push(openBlockHost(d.path, d.readonly));
     if (nets.length > 0) {
       sharedNetHost ??= nodeNetHost({ warn: hostWarn });
-      for (const c of nets) ports.push(await createNetPort(c, sharedNetHost));
+      const host = sharedNetHost;
+      for (const c of nets) {
+        ports.push(await createNetPort(c, host, { captureClock: () => (captureClock !== null ? captureClock() : host.now()) }));
+      }
     }
   } catch (e) {
     closeAll();
@@ -88,6 +93,7 @@ export async function openDevices(
   let attached = false;
   let shared: { disks: SharedBlockHost[]; ports: SharedNetPort[] } | null = null;
   const add = (m: Machine, blockHosts: BlockHost[], netPorts: NetPort[]): void => {
+    captureClock = m.domain.time.deterministic ? () => guestWallMs(m) : null;
     disks.forEach((d, i) => m.addDisk(d, blockHosts[i]!, (msg) => warn(`disk ${d.vdev}: ${msg}`)));
     nets.forEach((c, i) => m.addNic(c, netPorts[i]!, (msg) => warn(`vif${c.index}: ${msg}`)));
   };
@@ -112,4 +118,10 @@ export async function openDevices(
       ports.length = 0;
     },
   };
+}
+
+/** A deterministic guest's wall-clock time in milliseconds (µs exact: the epoch in ns exceeds a double's integers). */
+function guestWallMs(m: Machine): number {
+  const t = m.domain.time;
+  return Number(t.bootWallNs / 1000n + t.nowNs() / 1000n) / 1000;
 }

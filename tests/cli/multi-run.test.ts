@@ -10,7 +10,7 @@
  *    of one vif has records;
  *  - with --deterministic on both, the guests share one guest time
  *    (lockstep): the answering guest's 60 s sleep cannot run ahead of the
- *    pinger, and two runs print the same bytes;
+ *    pinger, and two runs print the same bytes and write the same capture;
  *  - stdin goes to the first guest (it reads "quit"); the second, waiting
  *    for frames with no deadline, ends 'halted' (status 10) once its only
  *    peer has gone: the run's status is the first non-poweroff in order;
@@ -117,10 +117,11 @@ describe('xenkit run --and: two netdemo guests on one switch', () => {
   }, 60_000);
 
   it('--deterministic on every guest: one common guest time, the same bytes on every run', async () => {
-    const run = (): Promise<Result> => xenkit(['run',
+    const run = (pcap: string): Promise<Result> => xenkit(['run',
       netdemo, '--deterministic', '--net', 'switch:lan', '--cmdline', 'ip=10.0.0.2/24 answer=4',
-      '--and', netdemo, '--deterministic', '--net', 'switch:lan', '--cmdline', 'ip=10.0.0.3/24 ping=10.0.0.2']);
-    const [r1, r2] = [await run(), await run()];
+      '--and', netdemo, '--deterministic', '--net', `switch:lan,pcap=${pcap}`, '--cmdline', 'ip=10.0.0.3/24 ping=10.0.0.2']);
+    const [p1, p2] = [join(work, 'det1.pcap'), join(work, 'det2.pcap')];
+    const [r1, r2] = [await run(p1), await run(p2)];
     const why = `stdout:\n${r1.stdout}\nstderr:\n${r1.stderr}`;
     expect(r1.status, why).toBe(0);
     expect(r2.status).toBe(0);
@@ -134,6 +135,12 @@ describe('xenkit run --and: two netdemo guests on one switch', () => {
     expect(rtts, why).toHaveLength(4);
     expect(r2.stdout).toBe(r1.stdout);
     expect(r2.stderr).toBe(r1.stderr);
+    // The captures too: their timestamps are the guest's own time (from 2024-01-01, the deterministic epoch).
+    const c1 = readFileSync(p1);
+    expect(c1.length).toBeGreaterThan(24 + 9 * (16 + 60));
+    expect(readFileSync(p2).equals(c1)).toBe(true);
+    expect(c1.readUInt32LE(24)).toBe(1_704_067_200); // the first record's seconds
+
   }, 60_000);
 
   it('stdin is the first guest\'s; the second, left waiting for frames alone, halts: status 10', async () => {

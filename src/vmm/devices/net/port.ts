@@ -94,6 +94,12 @@ export interface NetPort {
 export interface NetPortOptions {
   /** How the port shows in switch tables and messages (default "vif N (MAC)"). */
   label?: string;
+  /**
+   * The capture's clock (milliseconds since the Unix epoch; default the
+   * host's `now`): a deterministic guest's own time makes its capture
+   * reproducible.
+   */
+  captureClock?: () => number;
 }
 
 /** The switch called `name` in the host's map, created (with the host's clock) on first use. */
@@ -180,7 +186,7 @@ export async function createNetPort(config: NetConfig, host: NetHost, options: N
 
   if (config.pcap !== null) {
     try {
-      pcap = openCapture(host, config.pcap, `--net ${config.spec}`);
+      pcap = openCapture(host, config.pcap, `--net ${config.spec}`, options.captureClock);
     } catch (e) {
       release();
       throw e;
@@ -274,8 +280,8 @@ export async function attachVxlanUplink(switchName: string, backend: VxlanBacken
   };
 }
 
-function openCapture(host: NetHost, path: string, what: string): PcapWriter {
-  return new PcapWriter(host.openPcap(path), () => host.now(), (e) => {
+function openCapture(host: NetHost, path: string, what: string, clock?: () => number): PcapWriter {
+  return new PcapWriter(host.openPcap(path), clock ?? (() => host.now()), (e) => {
     host.warn?.(`${what}: capture to ${path} stopped: ${e.message.split('\n')[0]}`);
   });
 }
