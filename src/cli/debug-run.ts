@@ -36,6 +36,7 @@ import { describeExit, formatCrashReport, whereIs } from '../vmm/report/crash.js
 import { recordExceptions, type ExceptionLog } from '../vmm/report/exceptions.js';
 import { ANSI, PLAIN, type Palette } from '../vmm/report/style.js';
 import { formatTraceLine } from '../vmm/report/trace.js';
+import { formatXsTrace } from '../vmm/devices/xenstore/trace.js';
 import { ESCAPE_KEY_NAME, createConsoleHost, parseConsoleSpec } from './console-host.js';
 import type { OpenDevices } from './devices.js';
 import { CliError, reportInternalError } from './errors.js';
@@ -138,13 +139,15 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
     }
   }
 
-  let traceOn = opts.trace === 'hypercalls';
+  let traceOn = opts.trace?.includes('hypercalls') === true;
+  const traceXs = opts.trace?.includes('xenstore') === true;
   let exceptions: ExceptionLog | null = null;
   let inputOpen = false;
   const setTrace = (m: Machine): void => {
     const symbols = m.kernel.symbols;
     // A hook, even a silent one, makes the machine decode each call's arguments for the crash report's log.
     m.domain.onHypercall = traceOn ? (rec) => out.stderr(formatTraceLine(rec, symbols, palette) + '\n') : () => undefined;
+    if (traceXs) m.xenstore.onTrace = (rec) => out.stderr(formatXsTrace(rec) + '\n');
   };
   const makeMachine = (k: KernelImage): Machine => {
     const m = new Machine({

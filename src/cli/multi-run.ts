@@ -263,16 +263,23 @@ export async function multiRunCommand(args: readonly GuestArgs[], host: RunHost 
   }
 
   // Hypercall hooks: traces (--trace hypercalls) with the guest's name; a silent hook otherwise (the crash report's log).
-  if (plans.some((p) => p.opts.trace === 'hypercalls')) {
+  const traces = (g: Guest, kind: 'hypercalls' | 'xenstore'): boolean => plans[g.n - 1]!.opts.trace?.includes(kind) === true;
+  if (guests.some((g) => traces(g, 'hypercalls'))) {
     const { formatTraceLine } = await import('../vmm/report/trace.js');
     for (const g of guests) {
       const symbols = g.machine.kernel.symbols;
-      g.machine.domain.onHypercall = plans[g.n - 1]!.opts.trace === 'hypercalls'
+      g.machine.domain.onHypercall = traces(g, 'hypercalls')
         ? (rec) => out.stderr(`[${g.name}] ${formatTraceLine(rec, symbols, palette)}\n`)
         : () => undefined;
     }
   } else {
     for (const g of guests) g.machine.domain.onHypercall = () => undefined;
+  }
+  if (guests.some((g) => traces(g, 'xenstore'))) {
+    const { formatXsTrace } = await import('../vmm/devices/xenstore/trace.js');
+    for (const g of guests) {
+      if (traces(g, 'xenstore')) g.machine.xenstore.onTrace = (rec) => out.stderr(`[${g.name}] ${formatXsTrace(rec)}\n`);
+    }
   }
 
   // Console input, and peers on a switch as host event sources.

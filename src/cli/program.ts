@@ -3,7 +3,7 @@
  * the exit-status table. What a command does lives elsewhere; the action
  * handlers given here only receive the parsed values.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { exitStatusHelp } from './exit-codes.js';
 import { CliError } from './errors.js';
 
@@ -11,7 +11,8 @@ import { CliError } from './errors.js';
 export interface RunOptions {
   memory: string;
   cmdline: string;
-  trace?: 'hypercalls';
+  /** `--trace`, repeatable or comma-separated: what to trace to stderr. */
+  trace?: TraceKind[];
   /** Guest time from the instruction count instead of the host clock. */
   deterministic?: boolean;
   /** Where the guest console goes: stdio (default), file:PATH or tcp:PORT (console-host.ts). */
@@ -98,6 +99,22 @@ else the status of the first guest, in command-line order, that did not (130
 for guests still running at Ctrl-C); one line per guest on stderr says how it
 ended ("xenkit: [name] powered off"; crash reports name the guest).`;
 
+/** What `--trace` can trace. */
+export const TRACE_KINDS = ['hypercalls', 'xenstore'] as const;
+export type TraceKind = (typeof TRACE_KINDS)[number];
+
+/** Collects `--trace` values: repeatable, each a comma-separated list of TRACE_KINDS. */
+function collectTrace(value: string, previous: TraceKind[] | undefined): TraceKind[] {
+  const out = [...(previous ?? [])];
+  for (const v of value.split(',')) {
+    if (!(TRACE_KINDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`Allowed choices are ${TRACE_KINDS.join(', ')}.`);
+    if (!out.includes(v as TraceKind)) out.push(v as TraceKind);
+  }
+  return out;
+}
+
+const TRACE_HELP = 'trace to stderr, repeatable or comma-separated: "hypercalls" (each hypercall with its decoded arguments, result and symbolized caller), "xenstore" (each xenstore request with its reply, and each watch event: the xenbus handshakes step by step)';
+
 /** Collects the values of a repeatable option. */
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -121,8 +138,7 @@ function defineRun(cmd: Command): Command {
     .argument('<kernel.elf>', 'the guest kernel: a 32-bit Xen PV (PAE) or PVH ELF file')
     .option('-m, --memory <size>', `guest RAM: a number with K, M or G (binary units; a bare number is MiB), from ${MEMORY_RANGE_HELP}`, '64M')
     .option('-c, --cmdline <str>', 'the guest kernel command line', '')
-    .addOption(new Option('-t, --trace <what>', 'trace to stderr; "hypercalls": each hypercall with its decoded arguments, result and symbolized caller')
-      .choices(['hypercalls']))
+    .option('-t, --trace <what>', TRACE_HELP, collectTrace)
     .option('--deterministic', 'guest time follows the instruction count (1 ns each, idle time skipped) instead of the host clock: the same kernel and input give the same output on every run')
     .option('--console <where>', 'the guest console: "stdio" (stdout and stdin; on a terminal, raw mode with Ctrl-] to quit), "file:PATH" (output to PATH) or "tcp:PORT" (a server on 127.0.0.1:PORT)', 'stdio')
     .option('--disk <spec>', 'a paravirtual disk, repeatable: PATH[,ro][,vdev=xvdb] (a raw image; see docs/devices.md)', collect)
@@ -225,7 +241,7 @@ ${exitStatusHelp()}\n\n${ENVIRONMENT}`);
     .description('boot the template mini-OS demo kernel (what `npm start` runs)')
     .option('-m, --memory <size>', `guest RAM (as for run), from ${MEMORY_RANGE_HELP}`, '64M')
     .option('-c, --cmdline <str>', 'the guest kernel command line ("crash" makes the demo crash on purpose)', '')
-    .addOption(new Option('-t, --trace <what>', 'trace to stderr (as for run)').choices(['hypercalls']))
+    .option('-t, --trace <what>', 'trace to stderr: hypercalls, xenstore (as for run)', collectTrace)
     .option('--deterministic', 'guest time from the instruction count (as for run)')
     .option('--console <where>', 'the guest console: stdio, file:PATH or tcp:PORT (as for run)', 'stdio')
     .option('--disk <spec>', 'a paravirtual disk, repeatable: PATH[,ro][,vdev=xvdb] (a raw image; see docs/devices.md)', collect)

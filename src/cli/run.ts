@@ -234,11 +234,15 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
   const exceptions = recordExceptions(machine.cpu);
   const symbols = kernel.symbols;
   // A hook, even a silent one, makes the machine decode each call's arguments for the crash report's log.
-  if (opts.trace === 'hypercalls') {
+  if (opts.trace?.includes('hypercalls') === true) {
     const { formatTraceLine } = await import('../vmm/report/trace.js');
     machine.domain.onHypercall = (rec) => out.stderr(formatTraceLine(rec, symbols, palette) + '\n');
   } else {
     machine.domain.onHypercall = () => undefined;
+  }
+  if (opts.trace?.includes('xenstore') === true) {
+    const { formatXsTrace } = await import('../vmm/devices/xenstore/trace.js');
+    machine.xenstore.onTrace = (rec) => out.stderr(formatXsTrace(rec) + '\n');
   }
 
   const say = (line: string): void => {

@@ -84,4 +84,28 @@ describe('xenkit run --disk / --net', () => {
     expect(await status).toBe(130);
     expect(err).toMatch(/xenkit: interrupted \(SIGINT\)/);
   }, 30_000);
+
+  it('--trace xenstore shows the xenbus handshake of a disk step by step, next to --trace hypercalls', async () => {
+    const blkdemo = buildGuest(join('..', '..', 'templates', 'minios', 'app', 'blkdemo.c'));
+    const img = join(work, 'trace.img');
+    writeFileSync(img, Buffer.alloc(1 << 20));
+    const r = await xenkit('run', blkdemo.pv, '--disk', img, '--trace', 'xenstore', '--trace', 'hypercalls');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Test result: SUCCESS');
+    const lines = r.stderr.split('\n');
+    const at = (re: RegExp, from = 0): number => lines.findIndex((l, i) => i >= from && re.test(l));
+    // The frontend finds its backend, publishes its ring in a transaction, and the backend connects.
+    const found = at(/^\[xs\] dom1 READ "device\/vbd\/51712\/backend" = "\/local\/domain\/0\/backend\/vbd\/1\/51712"$/);
+    const published = at(/^\[xs\] dom1 tx \d+ WRITE "device\/vbd\/51712\/state" "4" \(Connected\) = OK$/);
+    const ended = at(/^\[xs\] dom1 tx \d+ TRANSACTION_END "T" = OK$/);
+    // The backend's watch on the frontend's state fires for the commit; then it reads the ring details and connects.
+    const heard = at(/^\[xs\] dom0 <- WATCH_EVENT "\/local\/domain\/1\/device\/vbd\/51712\/state" /, ended);
+    const ring = at(/^\[xs\] dom0 READ "\/local\/domain\/1\/device\/vbd\/51712\/ring-ref" = "\d+"$/, heard);
+    const connected = at(/^\[xs\] dom0 WRITE "\/local\/domain\/0\/backend\/vbd\/1\/51712\/state" "4" \(Connected\) = OK$/, ring);
+    expect([found, published, ended, heard, ring, connected].every((i) => i >= 0), r.stderr).toBe(true);
+    expect(found).toBeLessThan(published);
+    expect(published).toBeLessThan(ended);
+    expect(r.stderr).toMatch(/^\[xs\] dom1 READ "\/local\/domain\/0\/backend\/vbd\/1\/51712\/sectors" = "2048"$/m);
+    expect(r.stderr).toMatch(/^\[hcall\] /m);
+  }, 30_000);
 });

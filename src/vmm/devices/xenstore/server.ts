@@ -110,6 +110,11 @@ export interface ServerOptions {
   limits?: Partial<XsLimits>;
 }
 
+/** What `onTrace` hears: one request with its reply (null: the connection was closed), or one watch event taken for delivery. */
+export type XsTraceRecord =
+  | { kind: 'request'; domid: number; type: number; txId: number; payload: Uint8Array; reply: XsMessage | null }
+  | { kind: 'event'; domid: number; payload: Uint8Array };
+
 export class XenstoreServer {
   readonly store = new Store();
   readonly limits: XsLimits;
@@ -123,6 +128,8 @@ export class XenstoreServer {
     ['@releaseDomain', [{ domid: 0, access: 'n' }]],
   ]);
   private readonly ops: ReadonlyMap<number, Op>;
+  /** Every request and its reply, and every watch event delivered (`xenkit run --trace xenstore`); null: off. */
+  onTrace: ((r: XsTraceRecord) => void) | null = null;
 
   constructor(opts: ServerOptions = {}) {
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...opts.limits });
@@ -171,6 +178,12 @@ export class XenstoreServer {
    * connection). Throws only on VMM bugs.
    */
   handle(conn: Connection, h: XsHeader, payload: Uint8Array): XsMessage[] {
+    const out = this.serve(conn, h, payload);
+    this.onTrace?.({ kind: 'request', domid: conn.domid, type: h.type, txId: h.tx_id >>> 0, payload, reply: out[0] ?? null });
+    return out;
+  }
+
+  private serve(conn: Connection, h: XsHeader, payload: Uint8Array): XsMessage[] {
     if (conn.closed !== null) return [];
     if (payload.length > this.limits.maxPayload) {
       this.disconnect(conn, `request payload of ${payload.length} bytes exceeds ${this.limits.maxPayload}`);
@@ -203,6 +216,7 @@ export class XenstoreServer {
   takeEvent(conn: Connection): XsMessage | undefined {
     const e = conn.pending.shift();
     if (e === undefined) return undefined;
+    this.onTrace?.({ kind: 'event', domid: conn.domid, payload: e.msg.payload });
     conn.pendingBytes -= XSD_SOCKMSG.size + e.msg.payload.length;
     return e.msg;
   }
