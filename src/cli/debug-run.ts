@@ -140,14 +140,14 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
   }
 
   let traceOn = opts.trace?.includes('hypercalls') === true;
-  const traceXs = opts.trace?.includes('xenstore') === true;
+  let traceXs = opts.trace?.includes('xenstore') === true;
   let exceptions: ExceptionLog | null = null;
   let inputOpen = false;
   const setTrace = (m: Machine): void => {
     const symbols = m.kernel.symbols;
     // A hook, even a silent one, makes the machine decode each call's arguments for the crash report's log.
     m.domain.onHypercall = traceOn ? (rec) => out.stderr(formatTraceLine(rec, symbols, palette) + '\n') : () => undefined;
-    if (traceXs) m.xenstore.onTrace = (rec) => out.stderr(formatXsTrace(rec) + '\n');
+    m.xenstore.onTrace = traceXs ? (rec) => out.stderr(formatXsTrace(rec) + '\n') : null;
   };
   const makeMachine = (k: KernelImage): Machine => {
     const m = new Machine({
@@ -238,6 +238,11 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
         return { machine: m, message: `xenkit: reset: rebooted ${file}` };
       },
       retired: (m) => m.close(),
+      xenstoreTrace: (on) => {
+        traceXs = on;
+        setTrace(target.machine);
+        return `xenstore trace ${on ? 'on' : 'off'} (on xenkit's stderr)`;
+      },
       hypercallTrace: (on) => {
         traceOn = on;
         setTrace(target.machine);

@@ -61,10 +61,15 @@ const TABLE: readonly MonitorCommand[] = [
     run: (h, args) => (args.length === 0 ? h.reset!() : usage('reset')),
   },
   {
-    name: 'trace', usage: 'trace hypercalls on|off', help: 'turn the hypercall trace (on the console) on or off',
-    available: (h) => h.hypercallTrace !== undefined,
-    run: (h, args) => (args.length === 2 && args[0] === 'hypercalls' && (args[1] === 'on' || args[1] === 'off')
-      ? h.hypercallTrace!(args[1] === 'on') : usage('trace hypercalls on|off')),
+    name: 'trace', usage: 'trace hypercalls|xenstore on|off', help: 'turn the hypercall or xenstore trace (on xenkit\'s stderr) on or off',
+    available: (h) => h.hypercallTrace !== undefined || h.xenstoreTrace !== undefined,
+    run: (h, args) => {
+      const on = args[1] === 'on';
+      if (args.length !== 2 || (args[1] !== 'on' && args[1] !== 'off')) return usage('trace hypercalls|xenstore on|off');
+      if (args[0] === 'hypercalls' && h.hypercallTrace !== undefined) return h.hypercallTrace(on);
+      if (args[0] === 'xenstore' && h.xenstoreTrace !== undefined) return h.xenstoreTrace(on);
+      return usage('trace hypercalls|xenstore on|off');
+    },
   },
 ];
 

@@ -146,6 +146,8 @@ export interface MonitorHandlers {
   reset?(): string;
   /** `monitor trace hypercalls on|off`. */
   hypercallTrace?(on: boolean): string;
+  /** `monitor trace xenstore on|off`. */
+  xenstoreTrace?(on: boolean): string;
   /** Any other monitor command line; null means "unknown command". */
   other?(line: string): string | null;
 }

@@ -98,6 +98,8 @@ export interface DebugTargetHooks {
   reset?(): { machine: Machine; message?: string } | string;
   /** `monitor trace hypercalls on|off`: returns the text for gdb. */
   hypercallTrace?(on: boolean): string;
+  /** `monitor trace xenstore on|off`: returns the text for gdb. */
+  xenstoreTrace?(on: boolean): string;
   /**
    * A machine will never run again: replaced by a reboot, or a rebuilt
    * kernel that was waiting for gdb superseded by a newer one. The CLI
@@ -709,6 +711,8 @@ export class MachineTarget implements DebugTarget {
     };
     const trace = this.hooks.hypercallTrace;
     if (trace !== undefined) h.hypercallTrace = (on) => trace(on);
+    const xsTrace = this.hooks.xenstoreTrace;
+    if (xsTrace !== undefined) h.xenstoreTrace = (on) => xsTrace(on);
     return h;
   }
 

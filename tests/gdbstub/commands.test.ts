@@ -192,6 +192,7 @@ describe('monitor commands', () => {
     evtchn: () => 'ports\n',
     reset: () => 'reset\n',
     hypercallTrace: (on) => { calls.push(`trace ${on}`); return `trace ${on ? 'on' : 'off'}\n`; },
+    xenstoreTrace: (on) => { calls.push(`xs trace ${on}`); return `xs trace ${on ? 'on' : 'off'}\n`; },
   };
 
   it('parses user addresses with or without 0x', () => {
@@ -210,7 +211,10 @@ describe('monitor commands', () => {
     runMonitor('xs ls /local/domain/0', all, 1);
     runMonitor('trace hypercalls on', all, 1);
     runMonitor('trace hypercalls off', all, 1);
-    expect(calls).toEqual(['regs 2', 'pt 1 c0001000', 'xs /', 'xs /local/domain/0', 'trace true', 'trace false']);
+    runMonitor('trace xenstore on', all, 1);
+    expect(runMonitor('trace xenstore maybe', all, 1)).toBe('usage: monitor trace hypercalls|xenstore on|off\n');
+    expect(runMonitor('trace events on', all, 1)).toBe('usage: monitor trace hypercalls|xenstore on|off\n');
+    expect(calls).toEqual(['regs 2', 'pt 1 c0001000', 'xs /', 'xs /local/domain/0', 'trace true', 'trace false', 'xs trace true']);
   });
 
   it('answers bad arguments with usage, never calls the handler', () => {
@@ -225,7 +229,7 @@ describe('monitor commands', () => {
 
   it('help lists exactly the commands the target implements; empty line is help', () => {
     const full = runMonitor('help', all, 1);
-    for (const c of ['help', 'regs', 'pt <va>', 'xs ls [path]', 'evtchn', 'reset', 'trace hypercalls on|off']) expect(full).toContain(`monitor ${c}`);
+    for (const c of ['help', 'regs', 'pt <va>', 'xs ls [path]', 'evtchn', 'reset', 'trace hypercalls|xenstore on|off']) expect(full).toContain(`monitor ${c}`);
     const some = runMonitor('', { evtchn: () => 'x' }, 1);
     expect(some).toContain('monitor evtchn');
     expect(some).not.toContain('monitor regs');
