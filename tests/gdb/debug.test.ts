@@ -32,7 +32,7 @@ describe.runIf(HAVE_GDB)('gdb on a PV guest', () => {
       'print/x counter', 'stepi', 'info registers eip', 'next', 'finish', 'delete',
       'watch watched', 'continue', 'delete',
       'x/4x 0', 'monitor help', 'monitor regs', 'monitor pt 0x108000', 'monitor pt 0', 'monitor xs ls /local/domain/1',
-      'monitor evtchn', 'info threads', 'monitor trace hypercalls on', 'continue',
+      'monitor evtchn', 'info threads', 'monitor trace hypercalls on', 'monitor trace xenstore on', 'continue',
     ], { elf: gdbGuest.pv });
     const out = r.text;
     expect(out, out).not.toMatch(BAD);
@@ -82,6 +82,7 @@ describe.runIf(HAVE_GDB)('gdb on a PV guest', () => {
     expect(out).toMatch(/event channels \(upcall_pending=\d, upcall_mask=\d\):\n {2}port +1: interdomain → dom0 port 1\n {2}port +2: interdomain → dom0 port 2/);
     expect(out).toMatch(/\* 1 +Thread 1 "vcpu0" \(vCPU 0\)/);
     expect(out).toContain("hypercall trace on (on xenkit's stderr)");
+    expect(out).toContain("xenstore trace on (on xenkit's stderr)");
     // The last continue: the guest prints and powers off; gdb hears the exit, xenkit ends with the guest's status.
     expect(out).toContain('[Inferior 1 (Remote target) exited normally]');
     expect(await statusWithin(x)).toBe(EXIT.POWEROFF);
