@@ -56,6 +56,11 @@ const TABLE: readonly MonitorCommand[] = [
     run: (h, args) => (args.length === 0 ? h.evtchn!() : usage('evtchn')),
   },
   {
+    name: 'devices', usage: 'devices', help: 'the paravirtual disks and NICs: xenbus states and counters',
+    available: (h) => h.devices !== undefined,
+    run: (h, args) => (args.length === 0 ? h.devices!() : usage('devices')),
+  },
+  {
     name: 'reset', usage: 'reset', help: 'reboot the guest; stays stopped at its first instruction',
     available: (h) => h.reset !== undefined,
     run: (h, args) => (args.length === 0 ? h.reset!() : usage('reset')),

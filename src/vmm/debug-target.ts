@@ -707,6 +707,10 @@ export class MachineTarget implements DebugTarget {
       pageWalk: (_t, va) => formatPageWalk(this.m.cpu, va, this.m.domain),
       xsList: (path) => this.xsList(path),
       evtchn: () => this.evtchnList(),
+      devices: () => {
+        const lines = this.m.describeDevices();
+        return lines.length === 0 ? 'no paravirtual disks or NICs (xenkit run --disk, --net)\n' : `${lines.join('\n')}\n`;
+      },
       reset: () => this.reset(),
     };
     const trace = this.hooks.hypercallTrace;

@@ -150,6 +150,8 @@ export interface Backend {
 /** A backend the machine owns: closed (flushed, released) when the machine is. */
 interface OwnedDevice extends Backend {
   close(): void;
+  /** One line: the device, its xenbus handshake, its counters. */
+  describe(): string;
 }
 
 export class Machine {
@@ -497,6 +499,11 @@ export class Machine {
     this.devices.push(nb);
     if (c.backend.kind === 'vxlan') this.asyncEventSources++;
     return nb;
+  }
+
+  /** One line per paravirtual disk and NIC (`monitor devices`). */
+  describeDevices(): string[] {
+    return this.devices.map((d) => d.describe());
   }
 
   /** Close the devices: disks flushed and unlocked, sockets and capture files closed. Idempotent. */

@@ -116,7 +116,7 @@ describe.runIf(HAVE_MAKE)('devices across reboots', () => {
       `shell sed -i 's/REBOOTDEV_VERSION 1/REBOOTDEV_VERSION 2/' ${p.app} && ` +
         `for i in $(seq 600); do [ -e ${pendingFlag} ] && break; sleep 0.05; done`,
       'echo ==c2\\n', 'continue', 'echo ==c3\\n', 'continue', 'echo ==c4\\n', 'continue',
-      'echo ==reset\\n', 'monitor reset', 'echo ==c5\\n', 'continue',
+      'echo ==reset\\n', 'monitor reset', 'echo ==c5\\n', 'continue', 'monitor devices',
       'delete', 'detach',
     ], { elf: kernel, timeoutMs: 40_000 });
     await flagWhenPending;
@@ -131,6 +131,9 @@ describe.runIf(HAVE_MAKE)('devices across reboots', () => {
     expect(out).toMatch(/==c4\n+Program received signal SIGTRAP/);
     expect(out).toMatch(/xenkit: reset: rebooted build\/kernel\.elf/);
     expect(out).toMatch(/==c5\n+Breakpoint 1, devices_done \(\)/);
+    // monitor devices: the disk and the vif of the current boot, connected, with their counters.
+    expect(out).toMatch(/^vbd \/local\/domain\/0\/backend\/vbd\/1\/51712: Connected, frontend Connected; \d+ requests \(1 reads, 1 writes, 1 flushes, 0 discards\), 0 errors/m);
+    expect(out).toMatch(/^vif \/local\/domain\/0\/backend\/vif\/1\/0 \((?:[0-9a-f]{2}:){5}[0-9a-f]{2}\): Connected, frontend Connected; tx 1 packets 60 bytes/m);
     expect(out).toContain('[Inferior 1 (Remote target) detached]');
     // v1 stopped at the breakpoint for good; both v2 boots ran to the end.
     await until(() => (x.out().match(/Test result: SUCCESS/g) ?? []).length === 2);

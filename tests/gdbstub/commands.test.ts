@@ -193,6 +193,7 @@ describe('monitor commands', () => {
     reset: () => 'reset\n',
     hypercallTrace: (on) => { calls.push(`trace ${on}`); return `trace ${on ? 'on' : 'off'}\n`; },
     xenstoreTrace: (on) => { calls.push(`xs trace ${on}`); return `xs trace ${on ? 'on' : 'off'}\n`; },
+    devices: () => 'vbd x\n',
   };
 
   it('parses user addresses with or without 0x', () => {
@@ -229,7 +230,9 @@ describe('monitor commands', () => {
 
   it('help lists exactly the commands the target implements; empty line is help', () => {
     const full = runMonitor('help', all, 1);
-    for (const c of ['help', 'regs', 'pt <va>', 'xs ls [path]', 'evtchn', 'reset', 'trace hypercalls|xenstore on|off']) expect(full).toContain(`monitor ${c}`);
+    for (const c of ['help', 'regs', 'pt <va>', 'xs ls [path]', 'evtchn', 'devices', 'reset', 'trace hypercalls|xenstore on|off']) expect(full).toContain(`monitor ${c}`);
+    expect(runMonitor('devices', all, 1)).toBe('vbd x\n');
+    expect(runMonitor('devices now', all, 1)).toBe('usage: monitor devices\n');
     const some = runMonitor('', { evtchn: () => 'x' }, 1);
     expect(some).toContain('monitor evtchn');
     expect(some).not.toContain('monitor regs');

@@ -39,7 +39,7 @@
  * Each backend has its own dom0 XsClient connection: its watch events are
  * its own to drain.
  */
-import { XenbusState } from '../xen/abi/xenbus.js';
+import { XenbusState, xenbusStateName } from '../xen/abi/xenbus.js';
 import { XsClient, XsError, type XenstoreServer } from './xenstore/index.js';
 
 /** What a device's hooks see of its two xenstore directories. */
@@ -123,6 +123,12 @@ export class XenbusBackend {
       },
       publish: (key, value) => xs.write(`${backendPath}/${key}`, value),
     };
+  }
+
+  /** "Connected, frontend Connected" (and the error a failure left), for `monitor devices`. */
+  describe(): string {
+    const name = (st: number | undefined): string => (st === undefined ? 'unknown' : xenbusStateName(st) ?? `state ${st}`);
+    return `${name(this.state)}, frontend ${name(this.frontendState)}${this.error !== null ? `; error: ${this.error}` : ''}`;
   }
 
   /** Publish the device, go to InitWait and start watching the frontend. */

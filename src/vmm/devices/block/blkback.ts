@@ -147,6 +147,13 @@ export class Blkback {
     return this.ring !== null;
   }
 
+  /** One line for `monitor devices`: where, the handshake, the counters. */
+  describe(): string {
+    const s = this.stats;
+    return `vbd ${this.xenbus.backendPath}: ${this.xenbus.describe()}; ${s.requests} requests (${s.reads} reads, ${s.writes} writes, ` +
+      `${s.flushes} flushes, ${s.discards} discards), ${s.errors} errors, ${s.notifies} notifications`;
+  }
+
   /** The frontend notified (event-channel send): serve at the next poll. */
   kick(): void {
     this.kicked = true;

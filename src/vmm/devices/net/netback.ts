@@ -215,6 +215,14 @@ export class Netback {
     return this.tx !== null;
   }
 
+  /** One line for `monitor devices`: where, the handshake, the counters both ways. */
+  describe(): string {
+    const { tx, rx } = this.stats;
+    return `vif ${this.xenbus.backendPath} (${this.port.mac}): ${this.xenbus.describe()}; ` +
+      `tx ${tx.packets} packets ${tx.bytes} bytes (${tx.errors} errors, ${tx.dropped} dropped), ` +
+      `rx ${rx.packets} packets ${rx.bytes} bytes (${rx.errors} errors, ${rx.dropped} dropped, ${this.queue.length} queued)`;
+  }
+
   /** Frames waiting for guest buffers. */
   get rxQueued(): number {
     return this.queue.length;

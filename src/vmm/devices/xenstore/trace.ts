@@ -17,6 +17,7 @@
  */
 import { XS } from '../../xen/abi/xs-wire.js';
 import { nameOf } from '../../xen/abi/layout.js';
+import { xenbusStateName } from '../../xen/abi/xenbus.js';
 import type { XsTraceRecord } from './server.js';
 
 /** Prefix of every xenstore trace line. */
@@ -52,15 +53,12 @@ function strings(p: Uint8Array): Uint8Array[] {
   return out;
 }
 
-/** xenbus_state names (io/xenbus.h), shown beside the value of a `.../state` node. */
-const XENBUS_STATES = ['Unknown', 'Initialising', 'InitWait', 'Initialised', 'Connected', 'Closing', 'Closed', 'Reconfiguring', 'Reconfigured'];
-
-/** ` (Connected)` when `path` is a xenbus state node and `value` one of the states, else ''. */
+/** ` (Connected)` when `path` is a xenbus state node and `value` one of the states (io/xenbus.h), else ''. */
 function stateName(path: Uint8Array, value: Uint8Array): string {
   const p = new TextDecoder('latin1').decode(path);
-  if (!p.endsWith('/state') || value.length !== 1) return '';
-  const n = value[0]! - 0x30;
-  return n >= 0 && n < XENBUS_STATES.length ? ` (${XENBUS_STATES[n]})` : '';
+  if (!p.endsWith('/state') || value.length !== 1 || value[0]! < 0x30 || value[0]! > 0x39) return '';
+  const name = xenbusStateName(value[0]! - 0x30);
+  return name === undefined ? '' : ` (${name})`;
 }
 
 /** The request's arguments: WRITE's value is raw bytes after the path, every other payload NUL-separated strings. */
