@@ -196,6 +196,8 @@ export class Machine {
   lastCpuExit: Exit = Exit.BUDGET;
   private readonly backends: Backend[] = [];
   private readonly devices: OwnedDevice[] = [];
+  /** describeDevices() as it was when the machine was closed. */
+  private closedDevices: string[] = [];
   /** A backend had more work than its budget at the last poll: don't sleep yet. */
   private devicesBusy = false;
   /** A check point is due before the next instruction. */
@@ -501,13 +503,16 @@ export class Machine {
     return nb;
   }
 
-  /** One line per paravirtual disk and NIC (`monitor devices`). */
+  /** One line per paravirtual disk and NIC (`monitor devices`, crash reports); after `close`, as they were then. */
   describeDevices(): string[] {
-    return this.devices.map((d) => d.describe());
+    return this.devices.length > 0 ? this.devices.map((d) => d.describe()) : this.closedDevices;
   }
 
   /** Close the devices: disks flushed and unlocked, sockets and capture files closed. Idempotent. */
   close(): void {
+    if (this.devices.length > 0) {
+      try { this.closedDevices = this.devices.map((d) => d.describe()); } catch { /* a report detail only */ }
+    }
     for (const d of this.devices.splice(0)) {
       try { d.close(); } catch { /* closing one device must not keep the others open */ }
     }

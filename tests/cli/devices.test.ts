@@ -108,4 +108,12 @@ describe('xenkit run --disk / --net', () => {
     expect(r.stderr).toMatch(/^\[xs\] dom1 READ "\/local\/domain\/0\/backend\/vbd\/1\/51712\/sectors" = "2048"$/m);
     expect(r.stderr).toMatch(/^\[hcall\] /m);
   }, 30_000);
+
+  it('a crash report ends with the devices as they were (the demo crashing with a disk it never opened)', async () => {
+    const img = join(work, 'crash.img');
+    writeFileSync(img, Buffer.alloc(1 << 20));
+    const r = await xenkit('demo', '--cmdline', 'crash noecho', '--disk', img);
+    expect(r.status, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/\ndevices:\n {2}vbd \/local\/domain\/0\/backend\/vbd\/1\/51712: InitWait, frontend Initialising; 0 requests/);
+  }, 30_000);
 });

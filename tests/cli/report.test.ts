@@ -21,6 +21,7 @@ import { recordExceptions } from '../../src/vmm/report/exceptions.js';
 import { disassembleAt, disassembleBytes } from '../../src/vmm/report/insn.js';
 import { formatRawArgs, formatResult, formatTraceLine, TRACE_PREFIX } from '../../src/vmm/report/trace.js';
 import { ANSI } from '../../src/vmm/report/style.js';
+import { MemoryBlockHost } from '../../src/vmm/devices/block/disk.js';
 import type { HypercallRecord } from '../../src/vmm/xen/domain.js';
 
 const FIXTURE = new URL('../fixtures/loader/pv-min.elf', import.meta.url);
@@ -169,6 +170,14 @@ describe('the crash report', () => {
     expect(text).toContain('recent exceptions (oldest first):\n  (none delivered)');
     expect(text.endsWith('\n')).toBe(true);
     expect(text).not.toContain('\x1b[');
+  });
+
+  it('ends with the devices and where their handshakes stood, when there are any', () => {
+    const exit = { kind: 'crash' as const, message: 'x' };
+    expect(formatCrashReport(m, { exit })).not.toContain('devices:');
+    m.addDisk({ path: 'disk.img', readonly: false, vdev: 'xvda', devid: 51712 } as Parameters<Machine['addDisk']>[0], new MemoryBlockHost(1 << 20));
+    const text = formatCrashReport(m, { exit });
+    expect(text).toMatch(/\ndevices:\n {2}vbd \/local\/domain\/0\/backend\/vbd\/1\/51712: InitWait, frontend Initialising; 0 requests \(0 reads, 0 writes, 0 flushes, 0 discards\), 0 errors, 0 notifications\n$/);
   });
 
   it('prints a run of identical hypercalls once, with a count', () => {

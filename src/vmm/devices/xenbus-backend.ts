@@ -128,7 +128,10 @@ export class XenbusBackend {
   /** "Connected, frontend Connected" (and the error a failure left), for `monitor devices`. */
   describe(): string {
     const name = (st: number | undefined): string => (st === undefined ? 'unknown' : xenbusStateName(st) ?? `state ${st}`);
-    return `${name(this.state)}, frontend ${name(this.frontendState)}${this.error !== null ? `; error: ${this.error}` : ''}`;
+    // The frontend's node as it is now (frontendState is what the backend last acted on).
+    const raw = this.closed ? undefined : this.ctx.front('state');
+    const front = raw !== undefined && /^[0-9]{1,9}$/.test(raw) ? Number(raw) : this.frontendState;
+    return `${name(this.state)}, frontend ${name(front)}${this.error !== null ? `; error: ${this.error}` : ''}`;
   }
 
   /** Publish the device, go to InitWait and start watching the frontend. */

@@ -43,6 +43,8 @@ export interface ReportSubject {
   readonly kernel: KernelImage;
   readonly cpu: Cpu;
   readonly domain: Domain;
+  /** The paravirtual disks and NICs, one line each (Machine.describeDevices); absent or empty: no section. */
+  describeDevices?(): string[];
 }
 
 /** What to report and how. */
@@ -325,6 +327,13 @@ export function formatCrashReport(m: ReportSubject, o: CrashReportOptions): stri
     while (j < lines.length && lines[j] === lines[i]) j++;
     out.push(`  ${lines[i]!}${j - i > 1 ? p.dim(`  (${j - i} times)`) : ''}`);
     i = j;
+  }
+  // Where the devices' handshakes stood: a frontend that crashes mid-handshake shows it here.
+  const devices = m.describeDevices?.() ?? [];
+  if (devices.length > 0) {
+    out.push('');
+    out.push(p.heading('devices:'));
+    for (const d of devices) out.push(`  ${d}`);
   }
   return out.join('\n') + '\n';
 }
