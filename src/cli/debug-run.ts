@@ -37,6 +37,7 @@ import { recordExceptions, type ExceptionLog } from '../vmm/report/exceptions.js
 import { ANSI, PLAIN, type Palette } from '../vmm/report/style.js';
 import { formatTraceLine } from '../vmm/report/trace.js';
 import { formatXsTrace } from '../vmm/devices/xenstore/trace.js';
+import { formatEventTrace } from '../vmm/report/events-trace.js';
 import { ESCAPE_KEY_NAME, createConsoleHost, parseConsoleSpec } from './console-host.js';
 import type { OpenDevices } from './devices.js';
 import { CliError, reportInternalError } from './errors.js';
@@ -141,6 +142,7 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
 
   let traceOn = opts.trace?.includes('hypercalls') === true;
   let traceXs = opts.trace?.includes('xenstore') === true;
+  let traceEv = opts.trace?.includes('events') === true;
   let exceptions: ExceptionLog | null = null;
   let inputOpen = false;
   const setTrace = (m: Machine): void => {
@@ -148,6 +150,7 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
     // A hook, even a silent one, makes the machine decode each call's arguments for the crash report's log.
     m.domain.onHypercall = traceOn ? (rec) => out.stderr(formatTraceLine(rec, symbols, palette) + '\n') : () => undefined;
     m.xenstore.onTrace = traceXs ? (rec) => out.stderr(formatXsTrace(rec) + '\n') : null;
+    m.domain.events.onTrace = traceEv ? (rec) => out.stderr(formatEventTrace(rec) + '\n') : null;
   };
   const makeMachine = (k: KernelImage): Machine => {
     const m = new Machine({
@@ -238,6 +241,11 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
         return { machine: m, message: `xenkit: reset: rebooted ${file}` };
       },
       retired: (m) => m.close(),
+      eventTrace: (on) => {
+        traceEv = on;
+        setTrace(target.machine);
+        return `event trace ${on ? 'on' : 'off'} (on xenkit's stderr)`;
+      },
       xenstoreTrace: (on) => {
         traceXs = on;
         setTrace(target.machine);

@@ -263,7 +263,7 @@ export async function multiRunCommand(args: readonly GuestArgs[], host: RunHost 
   }
 
   // Hypercall hooks: traces (--trace hypercalls) with the guest's name; a silent hook otherwise (the crash report's log).
-  const traces = (g: Guest, kind: 'hypercalls' | 'xenstore'): boolean => plans[g.n - 1]!.opts.trace?.includes(kind) === true;
+  const traces = (g: Guest, kind: 'hypercalls' | 'xenstore' | 'events'): boolean => plans[g.n - 1]!.opts.trace?.includes(kind) === true;
   if (guests.some((g) => traces(g, 'hypercalls'))) {
     const { formatTraceLine } = await import('../vmm/report/trace.js');
     for (const g of guests) {
@@ -279,6 +279,12 @@ export async function multiRunCommand(args: readonly GuestArgs[], host: RunHost 
     const { formatXsTrace } = await import('../vmm/devices/xenstore/trace.js');
     for (const g of guests) {
       if (traces(g, 'xenstore')) g.machine.xenstore.onTrace = (rec) => out.stderr(`[${g.name}] ${formatXsTrace(rec)}\n`);
+    }
+  }
+  if (guests.some((g) => traces(g, 'events'))) {
+    const { formatEventTrace } = await import('../vmm/report/events-trace.js');
+    for (const g of guests) {
+      if (traces(g, 'events')) g.machine.domain.events.onTrace = (rec) => out.stderr(`[${g.name}] ${formatEventTrace(rec)}\n`);
     }
   }
 

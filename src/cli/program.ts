@@ -100,7 +100,7 @@ for guests still running at Ctrl-C); one line per guest on stderr says how it
 ended ("xenkit: [name] powered off"; crash reports name the guest).`;
 
 /** What `--trace` can trace. */
-export const TRACE_KINDS = ['hypercalls', 'xenstore'] as const;
+export const TRACE_KINDS = ['hypercalls', 'xenstore', 'events'] as const;
 export type TraceKind = (typeof TRACE_KINDS)[number];
 
 /** Collects `--trace` values: repeatable, each a comma-separated list of TRACE_KINDS. */
@@ -113,7 +113,7 @@ function collectTrace(value: string, previous: TraceKind[] | undefined): TraceKi
   return out;
 }
 
-const TRACE_HELP = 'trace to stderr, repeatable or comma-separated: "hypercalls" (each hypercall with its decoded arguments, result and symbolized caller), "xenstore" (each xenstore request with its reply, and each watch event: the xenbus handshakes step by step)';
+const TRACE_HELP = 'trace to stderr, repeatable or comma-separated: "hypercalls" (each hypercall with its decoded arguments, result and symbolized caller), "xenstore" (each xenstore request with its reply, and each watch event: the xenbus handshakes step by step), "events" (each event-channel send, backend notification and VIRQ, and whether it calls for an upcall)';
 
 /** Collects the values of a repeatable option. */
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -241,7 +241,7 @@ ${exitStatusHelp()}\n\n${ENVIRONMENT}`);
     .description('boot the template mini-OS demo kernel (what `npm start` runs)')
     .option('-m, --memory <size>', `guest RAM (as for run), from ${MEMORY_RANGE_HELP}`, '64M')
     .option('-c, --cmdline <str>', 'the guest kernel command line ("crash" makes the demo crash on purpose)', '')
-    .option('-t, --trace <what>', 'trace to stderr: hypercalls, xenstore (as for run)', collectTrace)
+    .option('-t, --trace <what>', 'trace to stderr: hypercalls, xenstore, events (as for run)', collectTrace)
     .option('--deterministic', 'guest time from the instruction count (as for run)')
     .option('--console <where>', 'the guest console: stdio, file:PATH or tcp:PORT (as for run)', 'stdio')
     .option('--disk <spec>', 'a paravirtual disk, repeatable: PATH[,ro][,vdev=xvdb] (a raw image; see docs/devices.md)', collect)

@@ -244,6 +244,10 @@ export async function runCommand(file: string, opts: RunOptions, host: RunHost =
     const { formatXsTrace } = await import('../vmm/devices/xenstore/trace.js');
     machine.xenstore.onTrace = (rec) => out.stderr(formatXsTrace(rec) + '\n');
   }
+  if (opts.trace?.includes('events') === true) {
+    const { formatEventTrace } = await import('../vmm/report/events-trace.js');
+    machine.domain.events.onTrace = (rec) => out.stderr(formatEventTrace(rec) + '\n');
+  }
 
   const say = (line: string): void => {
     if (out.stdoutMidLine) out.stderr('\n');

@@ -66,14 +66,16 @@ const TABLE: readonly MonitorCommand[] = [
     run: (h, args) => (args.length === 0 ? h.reset!() : usage('reset')),
   },
   {
-    name: 'trace', usage: 'trace hypercalls|xenstore on|off', help: 'turn the hypercall or xenstore trace (on xenkit\'s stderr) on or off',
-    available: (h) => h.hypercallTrace !== undefined || h.xenstoreTrace !== undefined,
+    name: 'trace', usage: 'trace hypercalls|xenstore|events on|off', help: 'turn a trace (on xenkit\'s stderr) on or off',
+    available: (h) => h.hypercallTrace !== undefined || h.xenstoreTrace !== undefined || h.eventTrace !== undefined,
     run: (h, args) => {
       const on = args[1] === 'on';
-      if (args.length !== 2 || (args[1] !== 'on' && args[1] !== 'off')) return usage('trace hypercalls|xenstore on|off');
+      const u = usage('trace hypercalls|xenstore|events on|off');
+      if (args.length !== 2 || (args[1] !== 'on' && args[1] !== 'off')) return u;
       if (args[0] === 'hypercalls' && h.hypercallTrace !== undefined) return h.hypercallTrace(on);
       if (args[0] === 'xenstore' && h.xenstoreTrace !== undefined) return h.xenstoreTrace(on);
-      return usage('trace hypercalls|xenstore on|off');
+      if (args[0] === 'events' && h.eventTrace !== undefined) return h.eventTrace(on);
+      return u;
     },
   },
 ];

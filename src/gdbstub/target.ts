@@ -148,6 +148,8 @@ export interface MonitorHandlers {
   hypercallTrace?(on: boolean): string;
   /** `monitor trace xenstore on|off`. */
   xenstoreTrace?(on: boolean): string;
+  /** `monitor trace events on|off`. */
+  eventTrace?(on: boolean): string;
   /** `monitor devices`: the paravirtual devices, their handshake and counters. */
   devices?(): string;
   /** Any other monitor command line; null means "unknown command". */

@@ -100,6 +100,8 @@ export interface DebugTargetHooks {
   hypercallTrace?(on: boolean): string;
   /** `monitor trace xenstore on|off`: returns the text for gdb. */
   xenstoreTrace?(on: boolean): string;
+  /** `monitor trace events on|off`: returns the text for gdb. */
+  eventTrace?(on: boolean): string;
   /**
    * A machine will never run again: replaced by a reboot, or a rebuilt
    * kernel that was waiting for gdb superseded by a newer one. The CLI
@@ -717,6 +719,8 @@ export class MachineTarget implements DebugTarget {
     if (trace !== undefined) h.hypercallTrace = (on) => trace(on);
     const xsTrace = this.hooks.xenstoreTrace;
     if (xsTrace !== undefined) h.xenstoreTrace = (on) => xsTrace(on);
+    const evTrace = this.hooks.eventTrace;
+    if (evTrace !== undefined) h.eventTrace = (on) => evTrace(on);
     return h;
   }
 

@@ -85,11 +85,11 @@ describe('xenkit run --disk / --net', () => {
     expect(err).toMatch(/xenkit: interrupted \(SIGINT\)/);
   }, 30_000);
 
-  it('--trace xenstore shows the xenbus handshake of a disk step by step, next to --trace hypercalls', async () => {
+  it('--trace xenstore shows the xenbus handshake of a disk step by step, --trace events its notifications, next to --trace hypercalls', async () => {
     const blkdemo = buildGuest(join('..', '..', 'templates', 'minios', 'app', 'blkdemo.c'));
     const img = join(work, 'trace.img');
     writeFileSync(img, Buffer.alloc(1 << 20));
-    const r = await xenkit('run', blkdemo.pv, '--disk', img, '--trace', 'xenstore', '--trace', 'hypercalls');
+    const r = await xenkit('run', blkdemo.pv, '--disk', img, '--trace', 'xenstore,events', '--trace', 'hypercalls');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('Test result: SUCCESS');
     const lines = r.stderr.split('\n');
@@ -107,6 +107,10 @@ describe('xenkit run --disk / --net', () => {
     expect(published).toBeLessThan(ended);
     expect(r.stderr).toMatch(/^\[xs\] dom1 READ "\/local\/domain\/0\/backend\/vbd\/1\/51712\/sectors" = "2048"$/m);
     expect(r.stderr).toMatch(/^\[hcall\] /m);
+    // --trace events: the frontend kicks the backend, the backend answers on the guest's port.
+    const evPort = Number(/WRITE "device\/vbd\/51712\/event-channel" "(\d+)"/.exec(r.stderr)?.[1]);
+    expect(r.stderr).toMatch(new RegExp(`^\\[ev\\] dom1 send port ${evPort} -> dom0 port \\d+$`, 'm'));
+    expect(r.stderr).toMatch(new RegExp(`^\\[ev\\] dom0 port \\d+ -> dom1 port ${evPort} \\((upcall|already pending)\\)$`, 'm'));
   }, 30_000);
 
   it('a crash report ends with the devices as they were (the demo crashing with a disk it never opened)', async () => {

@@ -213,8 +213,8 @@ describe('monitor commands', () => {
     runMonitor('trace hypercalls on', all, 1);
     runMonitor('trace hypercalls off', all, 1);
     runMonitor('trace xenstore on', all, 1);
-    expect(runMonitor('trace xenstore maybe', all, 1)).toBe('usage: monitor trace hypercalls|xenstore on|off\n');
-    expect(runMonitor('trace events on', all, 1)).toBe('usage: monitor trace hypercalls|xenstore on|off\n');
+    expect(runMonitor('trace xenstore maybe', all, 1)).toBe('usage: monitor trace hypercalls|xenstore|events on|off\n');
+    expect(runMonitor('trace events on', all, 1)).toBe('usage: monitor trace hypercalls|xenstore|events on|off\n');
     expect(calls).toEqual(['regs 2', 'pt 1 c0001000', 'xs /', 'xs /local/domain/0', 'trace true', 'trace false', 'xs trace true']);
   });
 
@@ -230,7 +230,7 @@ describe('monitor commands', () => {
 
   it('help lists exactly the commands the target implements; empty line is help', () => {
     const full = runMonitor('help', all, 1);
-    for (const c of ['help', 'regs', 'pt <va>', 'xs ls [path]', 'evtchn', 'devices', 'reset', 'trace hypercalls|xenstore on|off']) expect(full).toContain(`monitor ${c}`);
+    for (const c of ['help', 'regs', 'pt <va>', 'xs ls [path]', 'evtchn', 'devices', 'reset', 'trace hypercalls|xenstore|events on|off']) expect(full).toContain(`monitor ${c}`);
     expect(runMonitor('devices', all, 1)).toBe('vbd x\n');
     expect(runMonitor('devices now', all, 1)).toBe('usage: monitor devices\n');
     const some = runMonitor('', { evtchn: () => 'x' }, 1);

@@ -135,6 +135,10 @@ export class BackendChannel {
    */
   notify(): boolean {
     if (!this.connected) return false;
+    const trace = this.events.onTrace;
+    if (trace !== null) {
+      trace({ kind: 'notify', domid: this.events.domid, port: this.guestPort, dom0Port: this.backendPort, was: this.events.portWas(this.guestPort) });
+    }
     this.events.setPending(this.guestPort);
     return true;
   }
@@ -144,6 +148,19 @@ export class BackendChannel {
     this.events.closeBackend(this);
   }
 }
+
+/**
+ * What the event trace (`xenkit run --trace events`) hears: a guest's
+ * EVTCHNOP_send and where it went, dom0 raising a guest port (a backend's
+ * notification), a VIRQ raised. `was` is the guest port's state before:
+ * already pending (the raise changed nothing), masked (no upcall), or
+ * neither (an upcall follows).
+ */
+export type EventTraceRecord =
+  | { kind: 'send'; domid: number; port: number; to: 'dom0' | 'self' | 'dropped' | 'local'; remotePort: number }
+  | { kind: 'notify'; domid: number; port: number; dom0Port: number; was: PortWas }
+  | { kind: 'virq'; domid: number; port: number; virq: number; was: PortWas };
+export type PortWas = 'pending' | 'masked' | 'clear';
 
 /** What EVTCHNOP_status reports for a port. */
 export interface PortStatus {
@@ -393,10 +410,22 @@ export class EventChannels {
     return 0;
   }
 
+  /** Everything the event trace hears (see EventTraceRecord); null: off. */
+  onTrace: ((r: EventTraceRecord) => void) | null = null;
+
+  /** A port's state as the trace reports it. */
+  portWas(p: number): PortWas {
+    return this.isPending(p) ? 'pending' : this.isMasked(p) ? 'masked' : 'clear';
+  }
+
   /** EVTCHNOP_send. */
   send(p: number): number {
     const port = this.port(p);
     if (port === null) return -EINVAL;
+    if (this.onTrace !== null && (port.state === 'interdomain' || port.state === 'ipi' || port.state === 'unbound')) {
+      const to = port.state === 'ipi' ? 'self' : port.state === 'unbound' ? 'dropped' : port.remoteDom === DOM0 ? 'dom0' : 'local';
+      this.onTrace({ kind: 'send', domid: this.domid, port: p, to, remotePort: port.remotePort });
+    }
     switch (port.state) {
       case 'interdomain':
         if (port.remoteDom === DOM0) {
@@ -453,7 +482,9 @@ export class EventChannels {
   /** send_guest_vcpu_virq / send_guest_global_virq: raise the port bound to `virq`, if any. */
   sendVirq(virq: number): void {
     const p = this.virqToPort[virq] ?? 0;
-    if (p !== 0) this.setPending(p);
+    if (p === 0) return;
+    this.onTrace?.({ kind: 'virq', domid: this.domid, port: p, virq, was: this.portWas(p) });
+    this.setPending(p);
   }
 
   /**
