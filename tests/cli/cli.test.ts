@@ -173,8 +173,10 @@ describe('xenkit run: how a guest ends is the exit status', () => {
     const spin = patched(PV_MIN, 'pv-spin.elf', [[START + 0x20, [0xeb, 0xfe]]]);
     const child = spawn(process.execPath, [MAIN, 'run', spin], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    await new Promise<void>((r) => child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); r(); }));
+    child.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stderr.on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+    await new Promise<void>((r) => child.stdout.on('data', (d: string) => { stdout += d; r(); }));
     child.kill('SIGINT');
     const status = await new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     expect(status).toBe(EXIT.INTERRUPTED);

@@ -303,7 +303,8 @@ function xenkit(args: string[], feed?: (c: ChildProcess, io: { out(): string; er
   const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, NO_COLOR: '', XENKIT_DEBUG: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString('latin1'); });
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.setEncoding('utf8'); // whole characters, however the chunks fall
+  child.stderr!.on('data', (d: string) => { stderr += d; });
   child.stdin!.on('error', () => undefined);
   const exited = new Promise<Result>((done) => child.on('close', (status, signal) => done({ status, signal, stdout, stderr, ms: Date.now() - t0 })));
   void feed?.(child, { out: () => stdout, err: () => stderr });

@@ -72,8 +72,10 @@ describe('xenkit run --disk / --net', () => {
       stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' },
     });
     let out = '', err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stdout.on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stderr.on('data', (d: string) => { err += d; });
     const status = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     // Up and waiting: give it time to (wrongly) exit by itself, then interrupt.
     const t0 = Date.now();

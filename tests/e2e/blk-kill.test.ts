@@ -34,12 +34,14 @@ describe('SIGKILL right after an acknowledged flush', () => {
       stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' },
     });
     let out = '', err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stderr.on('data', (d: string) => { err += d; });
     const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, signal) => res(signal)));
     await new Promise<void>((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`no "wrote mark" within 20 s:\n${out}\n${err}`)), 20_000);
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
+      child.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+      child.stdout.on('data', (d: string) => {
+        out += d;
         // Printed after blk_flush returned: the backend answered the flush.
         if (out.includes('rebootdev v1: wrote mark v1')) {
           clearTimeout(timer);

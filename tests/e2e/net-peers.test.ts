@@ -217,8 +217,10 @@ describe('Linux pings the guest over VXLAN', () => {
       '--cmdline', `ip=${GUEST_IP}/24 port=7 seconds=20`], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    cli.stdout.on('data', (d: Buffer) => { out = (out + d.toString()).replace(/\r\n/g, '\n'); });
-    cli.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    cli.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+    cli.stdout.on('data', (d: string) => { out = (out + d).replace(/\r\n/g, '\n'); });
+    cli.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+    cli.stderr.on('data', (d: string) => { err += d; });
     const closed = new Promise<number | null>((r) => cli.on('close', r));
     const killer = setTimeout(() => cli.kill('SIGKILL'), 30_000);
     const ctxText = (): string => `CLI stdout:\n${out}\nCLI stderr:\n${err}`;

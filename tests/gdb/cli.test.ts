@@ -104,11 +104,13 @@ describe.runIf(HAVE_GDB)('a gdb session with the built command', () => {
   it('--gdb-wait, break, continue to the exit; xenkit ends with the guest status once gdb is gone', async () => {
     const child = spawn(process.execPath, [XENKIT, 'run', gdbGuest.pv, '--gdb', '127.0.0.1:0', '--gdb-wait'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '', stdout = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stdout.on('data', (d: string) => { stdout += d; });
     const port = await new Promise<number>((resolvePort, reject) => {
       const t = setTimeout(() => reject(new Error(`no listening line:\n${stderr}`)), 10_000);
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
+      child.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+      child.stderr.on('data', (d: string) => {
+        stderr += d;
         const m = /gdb stub listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
         if (m !== null) {
           clearTimeout(t);

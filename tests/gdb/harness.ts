@@ -133,8 +133,10 @@ export function runGdb(port: number, commands: readonly string[], o: GdbOptions 
   return new Promise((resolve, reject) => {
     const child = spawn('gdb', args, { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'dumb', LC_ALL: 'C' } });
     let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stdout.on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stderr.on('data', (d: string) => { stderr += d; });
     let poll: ReturnType<typeof setInterval> | null = null;
     if (o.sigintWhen !== undefined) {
       const when = o.sigintWhen;

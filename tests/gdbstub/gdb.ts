@@ -40,8 +40,10 @@ export async function runGdb(target: DebugTarget, commands: readonly string[], o
     return await new Promise<GdbRun>((resolve, reject) => {
       const child = spawn('gdb', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'dumb', LC_ALL: 'C' } });
       let stdout = '', stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+      child.stdout.on('data', (d: string) => { stdout += d; });
+      child.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+      child.stderr.on('data', (d: string) => { stderr += d; });
       const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`gdb timed out\n${stdout}\n${stderr}`)); }, opts.timeoutMs ?? 20_000);
       child.on('error', (e) => { clearTimeout(timer); reject(e); });
       child.on('close', (status) => { clearTimeout(timer); resolve({ stdout, stderr, status, log }); });

@@ -121,8 +121,10 @@ describe('a Linux vxlan interface in a network namespace', () => {
     const child = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', CHILD], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stdout.on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stderr.on('data', (d: string) => { err += d; });
     const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     clearTimeout(killer);

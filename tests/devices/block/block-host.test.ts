@@ -186,10 +186,12 @@ describe('durability across SIGKILL', () => {
     const p = image();
     const child = spawn(process.execPath, [bundle, p], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr.setEncoding('utf8'); // whole characters, however the chunks fall
+    child.stderr.on('data', (d: string) => { err += d; });
     const acked = await new Promise<[number, number][]>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
+      child.stdout.setEncoding('utf8'); // whole characters, however the chunks fall
+      child.stdout.on('data', (d: string) => {
+        out += d;
         const nl = out.indexOf('\n');
         if (nl >= 0) resolve((JSON.parse(out.slice(0, nl)) as { acked: [number, number][] }).acked);
       });
