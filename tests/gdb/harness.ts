@@ -43,10 +43,11 @@ export interface Xenkit {
 export async function startXenkit(kernel: string, opts: Partial<RunOptions> = {}, deps: DebugRunDeps = {}): Promise<Xenkit> {
   let out = '', err = '';
   let handler: (() => void) | null = null;
-  const dec = new TextDecoder();
+  // One streaming decoder per stream: a write may end inside a multi-byte character.
+  const decOut = new TextDecoder(), decErr = new TextDecoder();
   const host: RunHost = {
-    stdout: { write: (c) => { out += typeof c === 'string' ? c : dec.decode(c); return true; } },
-    stderr: { isTTY: false, write: (c) => { err += typeof c === 'string' ? c : dec.decode(c); return true; } },
+    stdout: { write: (c) => { out += typeof c === 'string' ? c : decOut.decode(c, { stream: true }); return true; } },
+    stderr: { isTTY: false, write: (c) => { err += typeof c === 'string' ? c : decErr.decode(c, { stream: true }); return true; } },
     env: {},
     onInterrupt(f) { handler = f; return () => { handler = null; }; },
   };
