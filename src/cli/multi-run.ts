@@ -36,8 +36,8 @@
  * ends, that source goes and such a guest ends 'halted', as alone; so do
  * all of them when every live guest sleeps with no deadline and none has
  * a real host source (each waits for another: nothing can ever come).
- * While guests wait for host events alone, a long timer keeps Node's
- * event loop alive (the sockets are unref'd).
+ * The rhythm itself (turns, timers, SIGINT, keeping Node alive while
+ * only host events can wake a guest) is pacer.ts, as for one guest.
  *
  * Lockstep: when every guest runs on the deterministic clock, they share
  * one guest time. Each round moves a horizon LOCKSTEP_QUANTUM_NS forward;
@@ -71,9 +71,8 @@ import { createConsoleHost, parseConsoleSpec, type ConsoleSpec } from './console
 import { LinePrefixer } from './line-prefix.js';
 import { SLICE, endReport, processHost, readKernel, waitMs, wantColour, type RunHost } from './run.js';
 import type { OpenDevices } from './devices.js';
+import { Pacer } from './pacer.js';
 
-/** While every guest waits for host events alone, the loop still wakes this often (ms). */
-const KEEP_ALIVE_MS = 60_000;
 /**
  * Lockstep (every guest --deterministic): guest time added to the common
  * horizon per round. A frame reaches its receiver at most this much guest
@@ -395,29 +394,16 @@ function roundRobin(
   const lockstep = guests.every((g) => g.machine.domain.time.deterministic);
   let horizon = 0n;
   return new Promise((resolvePromise, reject) => {
-    let interrupted = false;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    let scheduled = false;
-    const schedule = (): void => {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(round);
-      }
-    };
-    const off = host.onInterrupt(() => { interrupted = true; schedule(); });
+    const pacer = new Pacer(round, host.onInterrupt);
+    const schedule = pacer.now;
     for (const g of guests) g.machine.onWake = () => { g.woken = true; schedule(); };
     const finish = (): void => {
-      off();
+      pacer.stop();
       for (const g of guests) g.machine.onWake = null;
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
     };
     function round(): void {
-      scheduled = false;
       try {
-        if (interrupted) {
+        if (pacer.interrupted) {
           finish();
           resolvePromise(true);
           return;
@@ -452,7 +438,7 @@ function roundRobin(
           resolvePromise(false);
           return;
         }
-        if (scheduled) return; // a wake during the round already asked for the next one
+        if (pacer.pending) return; // a wake during the round already asked for the next one
         if (lockstep) {
           const live = guests.filter((g) => g.exit === null);
           if (live.some((g) => !g.idle || g.woken)) {
@@ -480,14 +466,11 @@ function roundRobin(
         if (earliest <= now) {
           schedule();
         } else if (earliest !== Infinity) {
-          timer = setTimeout(() => { timer = null; schedule(); }, Math.ceil(earliest - now));
+          pacer.after(Math.ceil(earliest - now));
         } else if (guests.every((g) => g.exit !== null || g.machine.asyncEventSources === (g.peerSource ? 1 : 0))) {
           stuck(); // wakes them (onWake → schedule): each then ends 'halted'
-        } else {
-          // Waiting for host events only (console input, a VXLAN frame): their handles may be unref'd,
-          // so a long timer keeps the process alive; a wake or SIGINT cancels it.
-          timer = setTimeout(() => { timer = null; schedule(); }, KEEP_ALIVE_MS);
         }
+        // Otherwise waiting for host events only (console input, a VXLAN frame): a wake or SIGINT ends the wait.
       } catch (e) {
         finish();
         reject(e);

@@ -29,6 +29,7 @@ import type { RunOptions } from './program.js';
 import { parseSize } from './size.js';
 import { hostClock } from './host-clock.js';
 import { ESCAPE_KEY_NAME, createConsoleHost, parseConsoleSpec, type StdinLike } from './console-host.js';
+import { Pacer } from './pacer.js';
 
 /** Guest instructions per slice between event-loop turns (a few milliseconds). */
 export const SLICE = 500_000;
@@ -120,32 +121,15 @@ export function readKernel(file: string): Uint8Array {
  */
 function runLoop(machine: Machine, out: OrderedOutput, host: RunHost): Promise<MachineExit | 'interrupted'> {
   return new Promise((resolve, reject) => {
-    let interrupted = false;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    let scheduled = false;
-    const schedule = (): void => {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(slice);
-      }
-    };
-    const off = host.onInterrupt(() => { interrupted = true; schedule(); });
-    machine.onWake = schedule;
-    // A vCPU that sleeps with no deadline waits for a host event (a VXLAN datagram, console
-    // input) whose handle may not keep Node alive (sockets are unref'd): this does, until the end.
-    const keepAlive = setInterval(() => undefined, 1 << 30);
+    const pacer = new Pacer(slice, host.onInterrupt);
+    machine.onWake = pacer.now;
     const finish = (): void => {
-      off();
+      pacer.stop();
       machine.onWake = null;
-      clearInterval(keepAlive);
-      if (timer !== null) clearTimeout(timer);
     };
     function slice(): void {
-      scheduled = false;
       try {
-        if (interrupted) {
+        if (pacer.interrupted) {
           finish();
           machine.pollDevices(); // what the guest left in its console ring
           out.flush();
@@ -155,12 +139,12 @@ function runLoop(machine: Machine, out: OrderedOutput, host: RunHost): Promise<M
         const r = machine.step(SLICE);
         out.flush();
         if (r === null) {
-          schedule();
+          pacer.now();
           return;
         }
         if (r.kind === 'idle') {
           // Sleep until the deadline (or, with none, until onWake / SIGINT).
-          if (r.waitNs !== null) timer = setTimeout(() => { timer = null; schedule(); }, waitMs(r.waitNs));
+          if (r.waitNs !== null) pacer.after(waitMs(r.waitNs));
           return;
         }
         finish();
