@@ -21,7 +21,7 @@
  * (rebuilding…, build errors, rebooted into …), and how the guest ended
  * (the same crash report and lines as a plain run).
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
 import {
@@ -69,21 +69,6 @@ export interface DebugRunDeps {
 export function wantsDebugRun(opts: RunOptions): boolean {
   return opts.gdb !== undefined || opts.gdbWait === true || opts.watch === true ||
     opts.build !== undefined || (opts.watchPath !== undefined && opts.watchPath.length > 0);
-}
-
-/** What the run writes itself and watch mode must not mistake for a source change: images and their locks, captures, the console log. */
-async function ownFiles(opts: RunOptions, kernelPath: string, cwd: string): Promise<string[]> {
-  const files: string[] = [];
-  if (opts.console?.startsWith('file:') === true) files.push(resolve(cwd, opts.console.slice(5)));
-  if ((opts.disk?.length ?? 0) + (opts.net?.length ?? 0) === 0) return files;
-  const { disks, nets } = (await import('./devices.js')).parseDevices(opts, kernelPath);
-  for (const d of disks) {
-    const img = resolve(cwd, d.path);
-    files.push(img, `${img}.lock`);
-    try { files.push(`${realpathSync(img)}.lock`); } catch { /* opened already, so it exists */ }
-  }
-  for (const n of nets) if (n.pcap !== null) files.push(resolve(cwd, n.pcap));
-  return files;
 }
 
 /** `xenkit run` with --gdb / --watch: resolves to the exit status; throws CliError / LoaderError for bad input. */
@@ -304,7 +289,9 @@ export async function debugRunCommand(file: string, opts: RunOptions, host: RunH
     }
     if (watch) {
       watcher = new KernelWatcher({
-        kernel: kernelPath, project, build: opts.build ?? null, paths: opts.watchPath ?? [], cwd, ignore: await ownFiles(opts, kernelPath, cwd),
+        kernel: kernelPath, project, build: opts.build ?? null, paths: opts.watchPath ?? [], cwd,
+        // What the run writes itself is no source change: images and their locks, captures, a console log.
+        ignore: [...(consoleSpec.kind === 'file' ? [resolve(cwd, consoleSpec.path)] : []), ...(devices?.files ?? [])],
         ...(deps.debounceMs !== undefined ? { debounceMs: deps.debounceMs } : {}),
       }, {
         log: (l) => say(`xenkit: ${l}\n`),

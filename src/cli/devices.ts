@@ -16,7 +16,7 @@
  */
 import { resolve } from 'node:path';
 import { CliError } from './errors.js';
-import { openBlockHost } from './block-host.js';
+import { lockPathOf, openBlockHost } from './block-host.js';
 import { nodeNetHost } from './net-host.js';
 import { assignDisks, parseDiskSpec, DiskConfigError, type DiskConfig } from '../vmm/devices/block/config.js';
 import { BlockHostError, type BlockHost } from '../vmm/devices/block/disk.js';
@@ -38,6 +38,8 @@ export interface OpenDevices {
   /** Close whatever no machine owns: all of it unless `attach` was called (attached devices close with `Machine.close()`). */
   close(): void;
   readonly count: number;
+  /** The host files the devices write (absolute): images, their lock files, captures. Watch mode ignores them. */
+  readonly files: readonly string[];
 }
 
 let sharedNetHost: NetHost | null = null;
@@ -99,6 +101,10 @@ export async function openDevices(
   };
   return {
     count: disks.length + nets.length,
+    files: [
+      ...disks.flatMap((d) => (d.readonly ? [resolve(d.path)] : [resolve(d.path), lockPathOf(d.path)])),
+      ...nets.flatMap((c) => (c.pcap !== null ? [resolve(c.pcap)] : [])),
+    ],
     attach(m: Machine): void {
       if (attached || shared !== null) throw new Error('devices attached twice');
       attached = true;
