@@ -263,9 +263,8 @@ export class MachineTarget implements DebugTarget {
    * happened.
    */
   reboot(next: Machine, message: string): 'running' | 'stopped' | 'pending' {
-    if (this.pending !== null && this.pending.machine !== next && (this.listener === null || this.st === 'running' || this.st === 'waiting')) {
-      this.hooks.retired?.(this.pending.machine);
-    }
+    // A rebuilt kernel still waiting for gdb is superseded, whichever way this reboot goes.
+    if (this.pending !== null && this.pending.machine !== next) this.hooks.retired?.(this.pending.machine);
     if (this.listener === null) {
       const waiting = this.st === 'paused' && this.opts.waitForDebugger === true && this.m.cpu.icount === 0;
       this.pending = null;
@@ -281,7 +280,6 @@ export class MachineTarget implements DebugTarget {
       this.stop({ kind: 'signal', thread: THREAD, signal: Signal.TRAP, message });
       return 'stopped';
     }
-    if (this.pending !== null && this.pending.machine !== next) this.hooks.retired?.(this.pending.machine);
     this.pending = { machine: next, message };
     return 'pending';
   }
