@@ -37,7 +37,6 @@ export interface OpenDevices {
   lend(m: Machine): void;
   /** Close whatever no machine owns: all of it unless `attach` was called (attached devices close with `Machine.close()`). */
   close(): void;
-  readonly count: number;
   /** The host files the devices write (absolute): images, their lock files, captures. Watch mode ignores them. */
   readonly files: readonly string[];
 }
@@ -100,7 +99,6 @@ export async function openDevices(
     nets.forEach((c, i) => m.addNic(c, netPorts[i]!, (msg) => warn(`vif${c.index}: ${msg}`)));
   };
   return {
-    count: disks.length + nets.length,
     files: [
       ...disks.flatMap((d) => (d.readonly ? [resolve(d.path)] : [resolve(d.path), lockPathOf(d.path)])),
       ...nets.flatMap((c) => (c.pcap !== null ? [resolve(c.pcap)] : [])),

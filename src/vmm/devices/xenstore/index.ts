@@ -8,7 +8,7 @@
  *   tree.ts        the database and its operations; transactions.ts, perms.ts, paths.ts
  */
 export { XenstoreServer, Connection, type XsMessage, type Watch, type SpecialPath, type ServerOptions, type XsTraceRecord } from './server.js';
-export { formatXsTrace, XS_TRACE_PREFIX } from './trace.js';
+export { formatXsTrace } from './trace.js';
 export { XenstoreRing, HIGH_WATER } from './ring.js';
 export { XsClient, type XsWatchEvent } from './client.js';
 export {
